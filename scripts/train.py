@@ -1,0 +1,29 @@
+"""Snakemake entry point: train one model on one gene and score it on the held-out individuals."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
+
+from twasnet.logs import run_logged  # noqa: E402
+from twasnet.stages import train  # noqa: E402
+
+sm = snakemake  # noqa: F821
+run_logged(
+    sm.log[0],
+    train,
+    model_name=sm.params.model,
+    model_params=dict(sm.params.model_params),
+    gene_id=sm.wildcards.gene,
+    split=int(sm.wildcards.split),
+    store_dir=str(Path(sm.input.genes).parent),
+    samples_path=sm.input.samples,
+    expression_path=sm.input.expression,
+    covariates_path=sm.input.covariates,
+    split_path=sm.input.split,
+    seed=sm.params.seed,
+    threads=sm.threads,
+    out_record=sm.output.record,
+    out_predictions=sm.output.predictions,
+    out_importance=sm.output.importance,
+)

@@ -1,0 +1,69 @@
+"""Shared fixtures: a tiny simulated cohort and a helper to run the real workflow on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory) -> dict[str, str]:
+    """The `tiny` preset of `twasnet simulate`, written once per test session."""
+    from twasnet.simulate import PRESETS, simulate_cohort
+
+    out = tmp_path_factory.mktemp("tiny_cohort")
+    return simulate_cohort(out_dir=out, **PRESETS["tiny"])
+
+
+def tiny_config(cohort: dict[str, str], **overrides) -> dict:
+    """A workflow config for the tiny cohort; ``overrides`` replace top-level keys."""
+    config = {
+        "seed": 11,
+        "genotypes": {"path": cohort["genotypes"], "maf_min": 0.01, "missing_rate_max": 0.1},
+        "expression": cohort["expression"],
+        "covariates": cohort["covariates"],
+        "annotations": {"path": cohort["annotations"], "fill_value": 0.0},
+        "truth": cohort["truth_genes"],
+        "samples": {"min_count": 50},
+        "cis": {"window_bp": 100_000},
+        "split": {"test_fraction": 0.2, "inner_folds": 5, "repeats": 1},
+        "select": {"mode": "all", "p_max": 0.05, "gene_list": None},
+        "models": ["enet"],
+        "enet": {"alpha": 0.5, "n_lambda": 100, "lambda_min_ratio": None},
+    }
+    config.update(overrides)
+    return config
+
+
+def run_workflow(
+    workdir: Path, config: dict, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the real Snakemake workflow in ``workdir`` with ``config``; returns the process."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        "--cores",
+        "2",
+        *extra,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
+    return proc

@@ -1,0 +1,120 @@
+"""The analysis cohort: samples present in genotypes, expression and (optionally) covariates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twasnet.errors import InputError
+
+_SEPARATORS = re.compile(r"[-_.:/ ]")
+
+
+@dataclass(frozen=True)
+class SampleIntersection:
+    """samples: the intersection in genotype-file order; counts: ids per source + "intersection"
+    (no "covariates" key without covariates); only_in: per source, its ids left out (in source
+    order)."""
+
+    samples: list[str]
+    counts: dict[str, int]
+    only_in: dict[str, list[str]]
+
+
+def _normalise(s: str) -> str:
+    return _SEPARATORS.sub("", s.strip().casefold())
+
+
+def _prefixes(s: str) -> list[str]:
+    """Leading parts of `s` ending before a separator: GTEX-1117F-0226 -> GTEX, GTEX-1117F."""
+    return [s[: m.start()] for m in _SEPARATORS.finditer(s) if m.start() > 0]
+
+
+def _hints(sources: dict[str, list[str]]) -> list[str]:
+    """Explain ids that differ only in case/separators/whitespace or by a prefix relation."""
+    hints: list[str] = []
+    names = list(sources)
+    for a_i, a in enumerate(names):
+        for b in names[a_i + 1 :]:
+            ids_a, ids_b = sources[a], sources[b]
+            set_b = set(ids_b)
+            norm_b = {_normalise(x): x for x in ids_b}
+            fuzzy = [
+                (x, norm_b[_normalise(x)])
+                for x in ids_a
+                if x not in set_b and _normalise(x) in norm_b
+            ]
+            if fuzzy:
+                ex = ", ".join(f"{x!r} ~ {y!r}" for x, y in fuzzy[:3])
+                hints.append(
+                    f"{len(fuzzy)} {a} ids match {b} ids only when case, whitespace and "
+                    f"separators are ignored (e.g. {ex})"
+                )
+            for short, short_ids, long, long_ids in ((a, ids_a, b, ids_b), (b, ids_b, a, ids_a)):
+                short_set = set(short_ids)
+                long_set = set(long_ids)
+                pairs = []
+                for y in long_ids:
+                    if y in short_set:
+                        continue
+                    for p in _prefixes(y):
+                        if p in short_set and p not in long_set:
+                            pairs.append((p, y))
+                            break
+                if pairs:
+                    ex = ", ".join(f"{x!r} vs {y!r}" for x, y in pairs[:3])
+                    hints.append(
+                        f"{len(pairs)} {long} ids start with a {short} id (e.g. {ex}); are "
+                        f"{long} ids sample/aliquot ids where {short} uses subject ids? "
+                        "Map them to one id scheme"
+                    )
+    return hints
+
+
+def intersect_samples(
+    *,
+    genotype: Sequence[str],
+    expression: Sequence[str],
+    covariates: Sequence[str] | None,
+    min_samples: int,
+) -> SampleIntersection:
+    """Samples in every source, in genotype order; InputError if fewer than `min_samples`."""
+    sources: dict[str, list[str]] = {
+        "genotype": [str(s) for s in genotype],
+        "expression": [str(s) for s in expression],
+    }
+    if covariates is not None:
+        sources["covariates"] = [str(s) for s in covariates]
+    common = set(sources["genotype"])
+    for ids in list(sources.values())[1:]:
+        common &= set(ids)
+    samples = list(dict.fromkeys(s for s in sources["genotype"] if s in common))
+    counts = {name: len(dict.fromkeys(ids)) for name, ids in sources.items()}
+    counts["intersection"] = len(samples)
+    only_in = {
+        name: list(dict.fromkeys(s for s in ids if s not in common))
+        for name, ids in sources.items()
+    }
+    if len(samples) < min_samples:
+        per_source = ", ".join(f"{k} {v}" for k, v in counts.items() if k != "intersection")
+        lines = [
+            f"Only {len(samples)} samples are shared by the inputs ({per_source}); at least "
+            f"{min_samples} are needed (config min_samples)."
+        ]
+        for name in sources:
+            left = only_in[name]
+            if left:
+                lines.append(
+                    f"  {len(left)} {name} ids are not in the other inputs, e.g. "
+                    f"{', '.join(repr(x) for x in left[:3])}."
+                )
+        hints = _hints(sources)
+        if hints:
+            lines.append("Possible id mismatches:")
+            lines.extend(f"  - {h}." for h in hints)
+        lines.append(
+            "Check that the genotype, expression and covariate files use the same sample ids."
+        )
+        raise InputError("\n".join(lines))
+    return SampleIntersection(samples=samples, counts=counts, only_in=only_in)

@@ -1,0 +1,135 @@
+"""twasnet's own on-disk formats: atomic writes, tables, JSON records, per-chromosome cis stores.
+
+The cis store of one chromosome is a directory with
+- ``dosages.npy``: float32 (n_variants, n_samples), variants in genomic order, samples in the
+  order of the cohort's ``samples.tsv``; memory-mapped so a gene reads only its rows;
+- ``variants.parquet``: one row per variant (chrom, pos, variant_id, ref, alt, alt_freq, maf, ...,
+  ``annot_*`` annotation columns);
+- ``genes.tsv``: gene_id, chrom, tss, first, stop, n_variants — the gene's window is rows
+  ``first:stop`` of the two files above (a contiguous slice, since windows are intervals).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ANNOTATION_PREFIX = "annot_"
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a table atomically: parquet for ``.parquet``, else tab-separated text."""
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        if path.suffix == ".parquet":
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a table written by :func:`write_table`."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    return pd.read_csv(path, sep="\t", keep_default_na=True, na_values=["NA"])
+
+
+def write_json(record: dict, path: str | Path) -> None:
+    """Write a JSON document atomically with sorted keys (stable bytes for stable content)."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def read_json(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_cis_store(
+    directory: str | Path,
+    *,
+    dosages: np.ndarray,
+    variants: pd.DataFrame,
+    genes: pd.DataFrame,
+) -> None:
+    """Write one chromosome's cis store (see the module docstring for the layout)."""
+    directory = Path(directory)
+    if dosages.shape[0] != len(variants):
+        raise ValueError(f"{dosages.shape[0]} dosage rows but {len(variants)} variants")
+    with atomic_output(directory / "dosages.npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(dosages, dtype=np.float32))
+    write_table(variants.reset_index(drop=True), directory / "variants.parquet")
+    write_table(genes.reset_index(drop=True), directory / "genes.tsv")
+
+
+@dataclass(frozen=True)
+class GeneData:
+    """Everything stored for one gene's cis window.
+
+    ``dosages`` is (n_samples, n_variants) float32 in cohort sample order; ``variants`` has
+    n_variants rows; ``annotations`` is (n_variants, n_annotations) or has zero columns.
+    """
+
+    gene_id: str
+    chrom: str
+    tss: int
+    dosages: np.ndarray
+    variants: pd.DataFrame
+
+    @property
+    def annotations(self) -> pd.DataFrame:
+        cols = [c for c in self.variants.columns if c.startswith(ANNOTATION_PREFIX)]
+        return self.variants[cols]
+
+
+def load_gene(directory: str | Path, gene_id: str) -> GeneData:
+    """Read one gene's slice of a chromosome's cis store."""
+    directory = Path(directory)
+    genes = read_table(directory / "genes.tsv").set_index("gene_id")
+    if gene_id not in genes.index:
+        raise KeyError(f"gene {gene_id} is not in the cis store {directory}")
+    row = genes.loc[gene_id]
+    first, stop = int(row["first"]), int(row["stop"])
+    matrix = np.load(directory / "dosages.npy", mmap_mode="r")
+    dosages = np.array(matrix[first:stop].T, dtype=np.float32)
+    variants = pd.read_parquet(directory / "variants.parquet").iloc[first:stop]
+    return GeneData(
+        gene_id=gene_id,
+        chrom=str(row["chrom"]),
+        tss=int(row["tss"]),
+        dosages=dosages,
+        variants=variants.reset_index(drop=True),
+    )

@@ -1,0 +1,513 @@
+"""Genotype input: indexed VCF / BCF files read with cyvcf2.
+
+Dosages are ALT-allele counts in [0, 2], one row per bi-allelic SNV, one column per requested
+sample. Chromosome names are canonical (no leading "chr") in everything this module returns.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cyvcf2
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from twasnet.errors import InputError
+
+SKIP_REASONS = ("multiallelic", "non_snv", "missing_rate", "maf", "hwe")
+VARIANT_COLUMNS = (
+    "chrom",
+    "pos",
+    "variant_id",
+    "ref",
+    "alt",
+    "alt_freq",
+    "maf",
+    "missing_rate",
+    "hwe_p",
+)
+_BASES = frozenset("ACGT")
+_MAX_POS = 2**31 - 2  # htslib regions are int32-safe up to this
+# DS values a little outside [0, 2] are rounding noise and are clipped; beyond this they are errors.
+_DOSAGE_TOLERANCE = 0.01
+# Relative tolerance when comparing HWE configuration probabilities (ties in exact arithmetic).
+_HWE_TIE_EPS = 1e-7
+
+
+def canonical_chrom(name: str) -> str:
+    """Chromosome name without a leading "chr" (case-insensitive): "chr1" -> "1", "chrX" -> "X"."""
+    name = str(name).strip()
+    if name[:3].lower() == "chr" and len(name) > 3:
+        return name[3:]
+    return name
+
+
+def genotype_path(pattern: str, chrom: str) -> str:
+    """`pattern` with "{chrom}" replaced by the canonical chromosome name (if present)."""
+    if "{chrom}" not in pattern:
+        return pattern
+    return pattern.replace("{chrom}", canonical_chrom(chrom))
+
+
+# --------------------------------------------------------------------------------------------
+# opening and header checks
+# --------------------------------------------------------------------------------------------
+
+
+def _header_sample_ids(path: str) -> list[str] | None:
+    """Sample ids from the #CHROM line, read without htslib (diagnostics only).
+
+    Works for bgzipped or plain VCF and for BCF (whose header text sits inside the BGZF stream).
+    """
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(2)
+        opener = gzip.open if magic == b"\x1f\x8b" else open
+        buf = b""
+        with opener(path, "rb") as fh:
+            while True:
+                chunk = fh.read(1 << 16)
+                if not chunk:
+                    break
+                buf += chunk
+                start = buf.find(b"#CHROM")
+                if start >= 0:
+                    end = buf.find(b"\n", start)
+                    if end >= 0 or len(buf) > (1 << 26):
+                        line = buf[start : end if end >= 0 else None]
+                        fields = line.decode(errors="replace").rstrip("\r\x00").split("\t")
+                        return fields[9:]
+                if len(buf) > (1 << 26):
+                    return None
+    except (OSError, EOFError):
+        return None
+    return None
+
+
+def _duplicates(ids: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    dups: list[str] = []
+    for s in ids:
+        if s in seen and s not in dups:
+            dups.append(s)
+        seen.add(s)
+    return dups
+
+
+def _open(path: str, *, samples: Sequence[str] | None = None, gts012: bool = True) -> cyvcf2.VCF:
+    if not os.path.exists(path):
+        raise InputError(
+            f"Genotype file {path!r} does not exist; check the genotype path in the config."
+        )
+    if not os.path.isfile(path):
+        raise InputError(f"Genotype file {path!r} is not a regular file.")
+    try:
+        if samples is None:
+            return cyvcf2.VCF(path, gts012=gts012, lazy=True, threads=1)
+        return cyvcf2.VCF(path, gts012=gts012, lazy=True, threads=1, samples=list(samples))
+    except Exception as exc:  # cyvcf2 raises bare Exception / OSError for bad headers
+        ids = _header_sample_ids(path)
+        if ids:
+            dups = _duplicates(ids)
+            if dups:
+                raise InputError(
+                    f"Genotype file {path!r} has duplicate sample ids: {', '.join(dups[:5])}"
+                    f"{' ...' if len(dups) > 5 else ''}. Rename or remove the duplicated samples "
+                    "(e.g. with `bcftools reheader` / `bcftools view -s`)."
+                ) from exc
+        raise InputError(
+            f"Genotype file {path!r} could not be read as VCF/BCF ({exc}). It must be a "
+            "bgzipped VCF (.vcf.gz) or a BCF file with a valid header."
+        ) from exc
+
+
+def vcf_samples(path: str) -> list[str]:
+    """Sample ids of a VCF/BCF file, in file order."""
+    vcf = _open(path)
+    try:
+        ids = list(vcf.samples)
+    finally:
+        vcf.close()
+    if not ids:
+        raise InputError(
+            f"Genotype file {path!r} has no samples (no genotype columns after FORMAT); "
+            "twasnet needs per-sample genotypes."
+        )
+    dups = _duplicates(ids)
+    if dups:
+        raise InputError(
+            f"Genotype file {path!r} has duplicate sample ids: {', '.join(dups[:5])}. "
+            "Rename or remove the duplicated samples."
+        )
+    return ids
+
+
+def vcf_chromosomes(path: str) -> list[str]:
+    """Contig names as the file spells them (from the index when present, else the header)."""
+    vcf = _open(path)
+    try:
+        return [str(c) for c in vcf.seqnames]
+    finally:
+        vcf.close()
+
+
+def _index_path(path: str) -> str | None:
+    for suffix in (".csi", ".tbi"):
+        if os.path.exists(path + suffix):
+            return path + suffix
+    return None
+
+
+def _require_index(path: str) -> None:
+    if _index_path(path) is None:
+        is_bcf = path.endswith(".bcf")
+        how = (
+            f"`bcftools index {path}`"
+            if is_bcf
+            else f"`tabix -p vcf {path}` (or `bcftools index {path}`)"
+        )
+        raise InputError(
+            f"Genotype file {path!r} has no index ({path}.tbi or {path}.csi not found). "
+            f"Create one with {how}; the file must be bgzip-compressed and sorted."
+        )
+
+
+def _resolve_contig(path: str, vcf: cyvcf2.VCF, chrom: str) -> str | None:
+    """The file's own spelling of canonical `chrom`; None if the header knows it but has no data.
+
+    Raises InputError when neither spelling occurs in the index or header.
+    """
+    want = canonical_chrom(chrom)
+    indexed = [str(c) for c in vcf.seqnames]
+    for c in indexed:
+        if canonical_chrom(c) == want:
+            return c
+    header_contigs: list[str] = []
+    for rec in vcf.header_iter():
+        info = rec.info()
+        if info.get("HeaderType") == "CONTIG" and "ID" in info:
+            header_contigs.append(info["ID"])
+    if any(canonical_chrom(c) == want for c in header_contigs):
+        return None
+    have = indexed or header_contigs
+    shown = ", ".join(have[:10]) + (" ..." if len(have) > 10 else "")
+    raise InputError(
+        f"Genotype file {path!r} has no chromosome {chrom!r} (looked for {want!r} and "
+        f"'chr{want}'); its contigs are: {shown or '(none)'}. Check the genotype path pattern and "
+        "that this file holds the chromosome of the genes being modelled."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Hardy-Weinberg exact test
+# --------------------------------------------------------------------------------------------
+
+
+def hwe_exact_pvalues(
+    het: np.ndarray | Sequence[int],
+    hom_ref: np.ndarray | Sequence[int],
+    hom_alt: np.ndarray | Sequence[int],
+    *,
+    chunk_cells: int = 1_000_000,
+) -> np.ndarray:
+    """Two-sided Hardy-Weinberg exact test p-values (Wigginton, Cutler & Abecasis 2005).
+
+    Wigginton JE, Cutler DJ, Abecasis GR. A note on exact tests of Hardy-Weinberg equilibrium.
+    Am J Hum Genet 76:887-893 (2005). The p-value is the summed probability of all heterozygote
+    counts (given n and the minor allele count) that are no more likely than the observed one,
+    conditional probabilities from Levene (1949):
+    P(n_het | n, n_minor) = 2^n_het n! n_minor! n_major! / (n_hom1! n_het! n_hom2! (2n)!).
+
+    Inputs: genotype counts, each shape (m,). Returns shape (m,) float64; 1.0 where n == 0.
+    Vectorised over variants (log-factorial table), in chunks of at most `chunk_cells` matrix cells.
+    """
+    het = np.asarray(het, dtype=np.int64).ravel()
+    hom_ref = np.asarray(hom_ref, dtype=np.int64).ravel()
+    hom_alt = np.asarray(hom_alt, dtype=np.int64).ravel()
+    if not (het.shape == hom_ref.shape == hom_alt.shape):
+        raise ValueError("het, hom_ref and hom_alt must have the same length")
+    if het.size and min(het.min(), hom_ref.min(), hom_alt.min()) < 0:
+        raise ValueError("genotype counts must be non-negative")
+    m = het.size
+    out = np.ones(m, dtype=np.float64)
+    if m == 0:
+        return out
+    n = het + hom_ref + hom_alt
+    n_minor = 2 * np.minimum(hom_ref, hom_alt) + het
+    # group by the length of the het-count grid so chunks are dense matrices
+    n_cols = n_minor // 2 + 1
+    order = np.argsort(n_cols, kind="stable")
+    widths = n_cols[order]
+    log_fact = gammaln(np.arange(int(n.max()) + 2, dtype=np.float64) + 1.0)  # log k!
+    start = 0
+    while start < m:
+        # widths are sorted ascending: the chunk's widest row is its last one
+        stop = min(m, start + max(1, chunk_cells // int(widths[start])))
+        while stop - start > 1 and (stop - start) * int(widths[stop - 1]) > chunk_cells:
+            stop = start + max(1, chunk_cells // int(widths[stop - 1]))
+        idx = order[start:stop]
+        width = int(widths[stop - 1])
+        nn = n[idx][:, None]
+        nm = n_minor[idx][:, None]
+        k = np.arange(width)[None, :]
+        hets = (nm % 2) + 2 * k  # candidate heterozygote counts, same parity as n_minor
+        hom_minor = (nm - hets) // 2
+        hom_major = nn - hets - hom_minor
+        valid = (hets <= nm) & (hom_major >= 0)
+        hets = np.where(valid, hets, 0)
+        hom_minor = np.where(valid, hom_minor, 0)
+        hom_major = np.where(valid, hom_major, 0)
+        # log P up to the per-row constant log(n! n_minor! n_major! / (2n)!)
+        logp = hets * np.log(2.0) - log_fact[hom_minor] - log_fact[hets] - log_fact[hom_major]
+        logp = np.where(valid, logp, -np.inf)
+        obs_k = (het[idx] - nm[:, 0] % 2) // 2
+        logp_obs = logp[np.arange(idx.size), obs_k][:, None]
+        lmax = logp.max(axis=1, keepdims=True)
+        prob = np.exp(logp - lmax)
+        prob_obs = np.exp(logp_obs - lmax)
+        total = prob.sum(axis=1)
+        tail = np.where(prob <= prob_obs * (1 + _HWE_TIE_EPS), prob, 0.0).sum(axis=1)
+        p = np.minimum(1.0, tail / total)
+        p[n[idx] == 0] = 1.0
+        out[idx] = p
+        start = stop
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# genotype reading
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenotypeBlock:
+    """Dosages of the kept variants in one region.
+
+    dosages: (n_variants, n_samples) float32, ALT dosage in [0, 2], missing values mean-imputed.
+    variants: one row per kept variant in genomic order; columns VARIANT_COLUMNS.
+    skipped: count per reason in SKIP_REASONS.
+    samples: sample ids in the column order of `dosages` (the requested order).
+    """
+
+    dosages: np.ndarray
+    variants: pd.DataFrame
+    skipped: dict[str, int]
+    samples: list[str]
+
+
+def _has_format_field(vcf: cyvcf2.VCF, field: str) -> bool:
+    for rec in vcf.header_iter():
+        if rec.type == "FORMAT" and rec.info().get("ID") == field:
+            return True
+    return False
+
+
+_GT_LUT = np.array([0.0, 1.0, 2.0, np.nan], dtype=np.float32)  # gts012 codes -> ALT count
+
+
+@dataclass
+class _Scan:
+    """Raw rows of the bi-allelic SNVs in a region, before any per-variant filter."""
+
+    rows: list[np.ndarray] = field(default_factory=list)  # int8 GT codes or float32 dosages
+    is_ds: list[bool] = field(default_factory=list)
+    pos: list[int] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+    refs: list[str] = field(default_factory=list)
+    alts: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=lambda: {"multiallelic": 0, "non_snv": 0})
+
+
+def _scan(records, *, lo: int, hi: int, dosage_field: str | None) -> _Scan:
+    """Walk cyvcf2 records: skip/count multi-allelic and non-SNV records, collect sample rows.
+
+    With `dosage_field`, a record's row is its dosage (missing values filled from GT where
+    called); records without the field fall back to GT codes (gts012, 3 = missing).
+    """
+    out = _Scan()
+    for rec in records:
+        pos = rec.POS
+        if pos < lo or pos > hi:  # region queries also return records overlapping the start
+            continue
+        alt = rec.ALT
+        if len(alt) != 1:
+            out.skipped["multiallelic"] += 1
+            continue
+        ref = rec.REF.upper()
+        a = alt[0].upper()
+        if len(ref) != 1 or len(a) != 1 or ref not in _BASES or a not in _BASES:
+            out.skipped["non_snv"] += 1
+            continue
+        row = None
+        if dosage_field is not None:
+            ds = rec.format(dosage_field)
+            if ds is not None:
+                row = np.array(ds[:, 0], dtype=np.float32)
+                gaps = np.isnan(row)
+                if gaps.any():
+                    row[gaps] = _GT_LUT[rec.gt_types[gaps]]
+        if row is None:
+            # copy: cyvcf2 returns a view into the record's buffer
+            out.rows.append(np.array(rec.gt_types, dtype=np.int8))
+            out.is_ds.append(False)
+        else:
+            out.rows.append(row)
+            out.is_ds.append(True)
+        out.pos.append(pos)
+        vid = rec.ID
+        out.ids.append("" if vid is None or vid == "." else str(vid))
+        out.refs.append(ref)
+        out.alts.append(a)
+    return out
+
+
+def read_genotypes(
+    path: str,
+    *,
+    chrom: str,
+    samples: Sequence[str],
+    start: int | None = None,
+    end: int | None = None,
+    dosage_field: str | None = None,
+    maf_min: float = 0.01,
+    missing_rate_max: float = 0.1,
+    hwe_p_min: float | None = None,
+) -> GenotypeBlock:
+    """Read ALT dosages of bi-allelic SNVs on `chrom` (canonical), optionally within [start, end].
+
+    Dosage comes from FORMAT `dosage_field` (e.g. "DS") when given and declared in the header,
+    otherwise from GT as the ALT-allele count (haploid calls count as 0 or 2). Filters, in order:
+    multi-allelic, non-SNV, missing rate > `missing_rate_max`, MAF < `maf_min`, and, when
+    `hwe_p_min` is set, HWE exact p < `hwe_p_min` (on hard calls; for DS, rounded dosages).
+    Missing values of kept variants are replaced by the variant's mean dosage.
+    Returns a GenotypeBlock with (n_variants, len(samples)) float32 dosages.
+    """
+    samples = [str(s) for s in samples]
+    if not samples:
+        raise InputError(f"No samples requested from genotype file {path!r}.")
+    dups = _duplicates(samples)
+    if dups:
+        raise InputError(
+            f"Requested samples for {path!r} contain duplicates: {', '.join(dups[:5])}."
+        )
+    if start is not None and end is not None and end < start:
+        raise InputError(f"Region {chrom}:{start}-{end} for {path!r} has end < start.")
+    file_samples = vcf_samples(path)
+    file_set = set(file_samples)
+    missing = [s for s in samples if s not in file_set]
+    if missing:
+        raise InputError(
+            f"Genotype file {path!r} lacks {len(missing)} of the {len(samples)} requested samples "
+            f"(first: {', '.join(missing[:5])}). Check that sample ids match between the genotype, "
+            "expression and covariate files, or intersect the samples first."
+        )
+    _require_index(path)
+
+    vcf = _open(path, samples=samples)
+    try:
+        contig = _resolve_contig(path, vcf, chrom)
+        # cyvcf2 returns the subset in file order; map to the requested order
+        pos_in_file = {s: i for i, s in enumerate(vcf.samples)}
+        col_order = np.array([pos_in_file[s] for s in samples], dtype=np.intp)
+        use_ds = dosage_field is not None and _has_format_field(vcf, dosage_field)
+
+        lo = 1 if start is None else max(1, int(start))
+        hi = _MAX_POS if end is None else min(_MAX_POS, int(end))
+        if contig is None:
+            scan = _Scan()
+        else:
+            with warnings.catch_warnings():  # a contig known to the header but without records
+                warnings.filterwarnings("ignore", message="no intervals found")
+                scan = _scan(
+                    vcf(f"{contig}:{lo}-{hi}"),
+                    lo=lo,
+                    hi=hi,
+                    dosage_field=dosage_field if use_ds else None,
+                )
+    finally:
+        vcf.close()
+    skipped = dict.fromkeys(SKIP_REASONS, 0)
+    skipped.update(scan.skipped)
+    rows, is_ds, chroms_pos = scan.rows, scan.is_ds, scan.pos
+    ids, refs, alts = scan.ids, scan.refs, scan.alts
+
+    n_s = len(samples)
+    n_v = len(rows)
+    dos = np.empty((n_v, n_s), dtype=np.float32)
+    if n_v:
+        is_ds_arr = np.array(is_ds, dtype=bool)
+        gt_idx = np.flatnonzero(~is_ds_arr)
+        ds_idx = np.flatnonzero(is_ds_arr)
+        if gt_idx.size:
+            codes = np.stack([rows[i] for i in gt_idx])[:, col_order]
+            dos[gt_idx] = _GT_LUT[np.clip(codes, 0, 3)]
+        if ds_idx.size:
+            vals = np.stack([rows[i] for i in ds_idx])[:, col_order]
+            bad = np.isfinite(vals) & ((vals < -_DOSAGE_TOLERANCE) | (vals > 2 + _DOSAGE_TOLERANCE))
+            if bad.any():
+                r, c = np.argwhere(bad)[0]
+                raise InputError(
+                    f"Genotype file {path!r}: {dosage_field} = {vals[r, c]} at "
+                    f"{chrom}:{chroms_pos[ds_idx[r]]} for sample {samples[c]!r} is outside [0, 2]. "
+                    f"{dosage_field} must be the expected ALT-allele count; set dosage_field to "
+                    "null to use GT instead."
+                )
+            dos[ds_idx] = np.clip(vals, 0.0, 2.0)
+        del rows
+
+    pos_arr = np.array(chroms_pos, dtype=np.int64)
+    observed = ~np.isnan(dos)
+    n_obs = observed.sum(axis=1)
+    missing_rate = 1.0 - n_obs / n_s
+    keep = missing_rate <= missing_rate_max
+    skipped["missing_rate"] = int((~keep).sum())
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alt_freq = np.nansum(dos, axis=1, dtype=np.float64) / (2.0 * n_obs)
+    alt_freq = np.where(n_obs > 0, alt_freq, np.nan)
+    maf = np.minimum(alt_freq, 1.0 - alt_freq)
+    maf_ok = keep & (maf >= maf_min)
+    skipped["maf"] = int((keep & ~maf_ok).sum())
+    keep = maf_ok
+
+    hwe_p = np.full(n_v, np.nan)
+    if hwe_p_min is not None and keep.any():
+        kidx = np.flatnonzero(keep)
+        hard = np.rint(dos[kidx])
+        hwe_p[kidx] = hwe_exact_pvalues(
+            (hard == 1).sum(axis=1), (hard == 0).sum(axis=1), (hard == 2).sum(axis=1)
+        )
+        hwe_ok = keep & (hwe_p >= hwe_p_min)
+        skipped["hwe"] = int((keep & ~hwe_ok).sum())
+        keep = hwe_ok
+
+    kidx = np.flatnonzero(keep)
+    dos = dos[kidx]
+    mean = (2.0 * alt_freq[kidx]).astype(np.float32)
+    nan_r, nan_c = np.nonzero(np.isnan(dos))
+    dos[nan_r, nan_c] = mean[nan_r]
+
+    variants = pd.DataFrame(
+        {
+            "chrom": pd.Series([canonical_chrom(chrom)] * kidx.size, dtype=str),
+            "pos": pos_arr[kidx],
+            "variant_id": pd.Series([ids[i] for i in kidx], dtype=str),
+            "ref": pd.Series([refs[i] for i in kidx], dtype=str),
+            "alt": pd.Series([alts[i] for i in kidx], dtype=str),
+            "alt_freq": alt_freq[kidx],
+            "maf": maf[kidx],
+            "missing_rate": missing_rate[kidx].astype(np.float64),
+            "hwe_p": hwe_p[kidx],
+        }
+    )
+    return GenotypeBlock(
+        dosages=np.ascontiguousarray(dos, dtype=np.float32),
+        variants=variants,
+        skipped=skipped,
+        samples=list(samples),
+    )

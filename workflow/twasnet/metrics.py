@@ -1,0 +1,33 @@
+"""The one definition of held-out prediction accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def prediction_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy of predictions ``y_pred`` (n,) of observed ``y_true`` (n,).
+
+    - ``r2_pearson``: squared Pearson correlation (the TWAS convention; scale-free);
+    - ``r2_sse``: 1 - SSE/SST with SST around the mean of ``y_true`` (can be negative);
+    - ``pearson_r`` and its two-sided ``pearson_p``.
+
+    A constant prediction (e.g. an elastic net with no variant selected) has no defined
+    correlation; it is scored r = 0, p = 1, R² = 0: it explains nothing.
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"shapes differ or are not 1-D: {y_true.shape} vs {y_pred.shape}")
+    if y_true.size < 3:
+        raise ValueError("at least 3 held-out individuals are needed to score a prediction")
+    sst = float(np.sum((y_true - y_true.mean()) ** 2))
+    sse = float(np.sum((y_true - y_pred) ** 2))
+    r2_sse = 1.0 - sse / sst if sst > 0 else float("nan")
+    if np.ptp(y_pred) == 0 or sst == 0:
+        r, p = 0.0, 1.0
+    else:
+        res = stats.pearsonr(y_true, y_pred)
+        r, p = float(res.statistic), float(res.pvalue)
+    return {"r2_pearson": r * r, "r2_sse": r2_sse, "pearson_r": r, "pearson_p": p}

@@ -1,0 +1,91 @@
+"""Model registry: a model name used in config and tables -> a factory of estimators.
+
+Every estimator follows one protocol so that training, aggregation and exports never special-case a
+model: ``fit(inputs) -> self``, ``predict(x) -> y``, ``importance() -> (p,)``,
+``hyperparameters() -> dict`` and ``n_nonzero() -> int``. Adding a model is one module in
+``twasnet/models/`` plus one entry in :data:`MODELS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from twasnet.models.enet import ElasticNetCV
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """One gene's training data.
+
+    ``x`` (n_train, p) raw dosages of training individuals; ``y`` (n_train,) covariate-adjusted
+    expression; ``folds`` (n_train,) inner-CV labels; ``variants`` (p rows, with ``annot_*``
+    columns); ``seed`` for any randomness; ``threads`` the CPU threads granted to the job.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    folds: np.ndarray
+    variants: pd.DataFrame
+    seed: int
+    threads: int = 1
+
+
+class Estimator(Protocol):
+    def fit(self, inputs: TrainingInputs) -> Estimator: ...
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+    def importance(self) -> np.ndarray: ...
+    def hyperparameters(self) -> dict: ...
+    def n_nonzero(self) -> int: ...
+
+
+class ElasticNetModel:
+    """PrediXcan-style elastic net: lambda by inner CV over a glmnet path, refit on all training."""
+
+    def __init__(self, *, alpha: float = 0.5, n_lambda: int = 100, lambda_min_ratio=None) -> None:
+        self.alpha = alpha
+        self.n_lambda = n_lambda
+        self.lambda_min_ratio = lambda_min_ratio
+        self._fit: ElasticNetCV | None = None
+
+    def fit(self, inputs: TrainingInputs) -> ElasticNetModel:
+        self._fit = ElasticNetCV(
+            alpha=self.alpha,
+            n_lambda=self.n_lambda,
+            lambda_min_ratio=self.lambda_min_ratio,
+            n_threads=inputs.threads,
+        ).fit(inputs.x, inputs.y, folds=inputs.folds)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._fit.predict(x)
+
+    def importance(self) -> np.ndarray:
+        return np.asarray(self._fit.coef_, dtype=np.float64)
+
+    def hyperparameters(self) -> dict:
+        return {
+            "alpha": self.alpha,
+            "lambda": float(self._fit.lambda_),
+            "lambda_index": int(self._fit.lambda_index_),
+            "n_lambda_path": int(len(self._fit.lambdas_)),
+        }
+
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self._fit.coef_))
+
+
+MODELS: dict[str, Callable[[dict], Estimator]] = {
+    "enet": lambda params: ElasticNetModel(**params),
+}
+
+
+def make_model(name: str, params: dict) -> Estimator:
+    """A fresh estimator of model ``name`` configured by ``params`` (the model's config section)."""
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
+    return MODELS[name](params)

@@ -1,0 +1,334 @@
+"""The workflow's stages as plain functions over file paths: read with ``twasnet.io``,
+compute with the library, write atomically with :mod:`twasnet.io.store`. Each Snakemake script
+calls one stage, so every step of the workflow can be imported and tested without Snakemake."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twasnet.cohort import intersect_samples
+from twasnet.errors import InputError
+from twasnet.io.annotations import match_annotations, read_annotations
+from twasnet.io.covariates import read_covariates
+from twasnet.io.expression import read_expression_bed
+from twasnet.io.store import (
+    ANNOTATION_PREFIX,
+    load_gene,
+    read_json,
+    read_table,
+    write_cis_store,
+    write_json,
+    write_table,
+)
+from twasnet.io.vcf import read_genotypes, vcf_samples
+from twasnet.select import SELECTED, assess_gene, decide
+from twasnet.split import split_indices, split_individuals
+from twasnet.train import train_gene
+
+log = logging.getLogger("twasnet")
+
+GENE_COLUMNS = ["gene_id", "chrom", "tss"]
+
+
+def prepare_cohort(
+    *,
+    genotype_files: Sequence[str],
+    expression_path: str,
+    covariates_path: str | None,
+    min_samples: int,
+    out_samples: str,
+    out_expression: str,
+    out_covariates: str,
+    out_summary: str,
+) -> None:
+    """Intersect the samples of genotypes, expression and covariates and store the expression and
+    covariates of those samples, in genotype order, in twasnet's own tables."""
+    genotype_samples = vcf_samples(genotype_files[0])
+    for other in genotype_files[1:]:
+        if vcf_samples(other) != genotype_samples:
+            raise InputError(
+                f"{other}: its samples differ from those of {genotype_files[0]}; per-chromosome "
+                "genotype files must hold the same samples in the same order"
+            )
+    expression = read_expression_bed(expression_path)
+    covariates = None
+    if covariates_path:
+        covariates = read_covariates(covariates_path, samples=expression.values.columns)
+    found = intersect_samples(
+        genotype=genotype_samples,
+        expression=list(expression.values.columns),
+        covariates=None if covariates is None else list(covariates.index),
+        min_samples=min_samples,
+    )
+    for source, count in found.counts.items():
+        log.info("samples in %s: %d", source, count)
+    samples = found.samples
+    values = expression.values[samples]
+    table = pd.concat([expression.genes.set_index("gene_id"), values], axis=1).reset_index()
+    if covariates is None:
+        covariates = pd.DataFrame(index=samples)
+    covariates = covariates.loc[samples].reset_index(names="sample")
+    write_table(pd.DataFrame({"sample": samples}), out_samples)
+    write_table(table, out_expression)
+    write_table(covariates, out_covariates)
+    write_json({"counts": found.counts, "only_in": found.only_in}, out_summary)
+
+
+def make_split(
+    *,
+    samples_path: str,
+    out_path: str,
+    seed: int,
+    test_fraction: float,
+    n_folds: int,
+    n_repeats: int,
+) -> None:
+    """Write the one seeded partition of the cohort's individuals (see :mod:`twasnet.split`)."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    split = split_individuals(
+        samples, seed=seed, test_fraction=test_fraction, n_folds=n_folds, n_repeats=n_repeats
+    )
+    write_table(split, out_path)
+
+
+def merge_windows(tss: np.ndarray, window_bp: int) -> list[tuple[int, int]]:
+    """Disjoint, sorted intervals [start, end] (1-based, inclusive) covering every TSS ± window."""
+    intervals: list[tuple[int, int]] = []
+    for centre in np.sort(np.asarray(tss, dtype=np.int64)):
+        start, end = max(1, int(centre) - window_bp), int(centre) + window_bp
+        if intervals and start <= intervals[-1][1] + 1:
+            intervals[-1] = (intervals[-1][0], max(intervals[-1][1], end))
+        else:
+            intervals.append((start, end))
+    return intervals
+
+
+def extract_chromosome(
+    *,
+    chrom: str,
+    genotype_path: str,
+    samples_path: str,
+    expression_path: str,
+    annotations_path: str | None,
+    window_bp: int,
+    dosage_field: str | None,
+    maf_min: float,
+    missing_rate_max: float,
+    hwe_p_min: float | None,
+    annotation_fill: float,
+    out_dir: str,
+) -> None:
+    """Read one chromosome's genotypes once (a region query per merged cis window) and store every
+    gene's window as a slice of one matrix (see :mod:`twasnet.io.store`)."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    genes = read_table(expression_path)[GENE_COLUMNS]
+    genes = genes[genes["chrom"].astype(str) == str(chrom)].sort_values(["tss", "gene_id"])
+    blocks, skipped = [], {}
+    for start, end in merge_windows(genes["tss"].to_numpy(), window_bp):
+        block = read_genotypes(
+            genotype_path,
+            chrom=chrom,
+            samples=samples,
+            start=start,
+            end=end,
+            dosage_field=dosage_field,
+            maf_min=maf_min,
+            missing_rate_max=missing_rate_max,
+            hwe_p_min=hwe_p_min,
+        )
+        blocks.append(block)
+        for reason, count in block.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + int(count)
+    if blocks:
+        dosages = np.concatenate([b.dosages for b in blocks], axis=0)
+        variants = pd.concat([b.variants for b in blocks], ignore_index=True)
+    else:
+        dosages = np.zeros((0, len(samples)), dtype=np.float32)
+        variants = pd.DataFrame(columns=["chrom", "pos", "variant_id", "ref", "alt", "maf"])
+    if annotations_path:
+        table = read_annotations(annotations_path)
+        table = table[table["chrom"].astype(str) == str(chrom)]
+        matched = match_annotations(variants, table, fill_value=annotation_fill)
+        matched.columns = [ANNOTATION_PREFIX + str(c) for c in matched.columns]
+        variants = pd.concat(
+            [variants.reset_index(drop=True), matched.reset_index(drop=True)], axis=1
+        )
+    positions = variants["pos"].to_numpy(dtype=np.int64)
+    tss = genes["tss"].to_numpy(dtype=np.int64)
+    genes = genes.assign(
+        first=np.searchsorted(positions, tss - window_bp, side="left"),
+        stop=np.searchsorted(positions, tss + window_bp, side="right"),
+    )
+    genes["n_variants"] = genes["stop"] - genes["first"]
+    log.info("chromosome %s: %d genes, %d variants kept", chrom, len(genes), len(variants))
+    log.info("chromosome %s: records skipped by reason: %s", chrom, skipped)
+    write_json(
+        {"chrom": chrom, "n_variants": len(variants), "skipped": skipped}, f"{out_dir}/summary.json"
+    )
+    write_cis_store(out_dir, dosages=dosages, variants=variants, genes=genes)
+
+
+def _cohort_arrays(expression_path: str, covariates_path: str, samples: list[str]):
+    expression = read_table(expression_path).set_index("gene_id")
+    covariates = read_table(covariates_path).set_index("sample")
+    covariates.index = covariates.index.astype(str)
+    return expression, covariates.loc[samples].to_numpy(dtype=np.float64)
+
+
+def select_genes(
+    *,
+    store_dirs: Sequence[str],
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    mode: str,
+    p_max: float,
+    gene_list_path: str | None,
+    out_path: str,
+) -> None:
+    """Assess every gene's cis-h² on each repeat's training individuals and write selection.tsv,
+    one row per gene and repeat, with the status ``selected`` or the reason it was dropped."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
+    split = read_table(split_path)
+    gene_list = None
+    if mode == "list":
+        gene_list = read_gene_list(gene_list_path, known=expression.index)
+    rows = []
+    for store in store_dirs:
+        genes = read_table(Path(store) / "genes.tsv")
+        for gene_id in genes["gene_id"].astype(str):
+            data = load_gene(store, gene_id)
+            y = expression.loc[gene_id, samples].to_numpy(dtype=np.float64)
+            for repeat in sorted(split["repeat"].unique()):
+                train_idx, _, _ = split_indices(split, samples, repeat=int(repeat))
+                assessment = assess_gene(y, data.dosages, covariates, train_idx=train_idx)
+                status, reason = decide(
+                    assessment, gene_id=gene_id, mode=mode, p_max=p_max, gene_list=gene_list
+                )
+                rows.append(
+                    {"gene_id": gene_id, "chrom": data.chrom, "tss": data.tss, "split": int(repeat)}
+                    | {"n_variants": data.dosages.shape[1]}
+                    | {k: assessment[k] for k in ("h2", "h2_se", "h2_p", "lrt_stat")}
+                    | {"converged": assessment["converged"], "boundary": assessment["boundary"]}
+                    | {"status": status, "reason": reason}
+                )
+    table = pd.DataFrame(rows).sort_values(["chrom", "tss", "gene_id", "split"])
+    counts = table.groupby("status").size().to_dict()
+    log.info("selection: %s", counts)
+    write_table(table, out_path)
+
+
+def read_gene_list(path: str | None, *, known: Sequence[str]) -> list[str]:
+    """Gene ids from a one-column TSV (header ``gene_id``, or no header); all must be known."""
+    if not path:
+        raise InputError("select.mode is 'list' but select.gene_list is not set: give a TSV of ids")
+    frame = pd.read_csv(path, sep="\t", header=None, dtype=str, comment="#")
+    ids = [g.strip() for g in frame.iloc[:, 0] if g.strip() and g.strip() != "gene_id"]
+    unknown = sorted(set(ids) - set(map(str, known)))
+    if unknown:
+        raise InputError(
+            f"{path}: {len(unknown)} gene id(s) are not in the expression file, e.g. "
+            f"{', '.join(unknown[:5])}; check the ids (version suffixes such as '.1' must match)"
+        )
+    return ids
+
+
+def selected_genes(selection_path: str) -> pd.DataFrame:
+    """Rows of selection.tsv whose status is ``selected`` (gene_id, chrom, split)."""
+    table = read_table(selection_path)
+    return table.loc[table["status"] == SELECTED, ["gene_id", "chrom", "split"]]
+
+
+def train(
+    *,
+    model_name: str,
+    model_params: dict,
+    gene_id: str,
+    split: int,
+    store_dir: str,
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    seed: int,
+    threads: int,
+    out_record: str,
+    out_predictions: str,
+    out_importance: str,
+) -> None:
+    """Train one model on one gene for one split and write its record, predictions, importance."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
+    train_idx, test_idx, folds = split_indices(read_table(split_path), samples, repeat=split)
+    data = load_gene(store_dir, gene_id)
+    result = train_gene(
+        model_name=model_name,
+        model_params=model_params,
+        gene_id=gene_id,
+        dosages=data.dosages,
+        variants=data.variants,
+        expression=expression.loc[gene_id, samples].to_numpy(dtype=np.float64),
+        covariates=covariates,
+        samples=samples,
+        train_idx=train_idx,
+        test_idx=test_idx,
+        train_folds=folds,
+        split=split,
+        seed=seed,
+        threads=threads,
+    )
+    log.info("%s %s split %d: %s", model_name, gene_id, split, result.record["status"])
+    write_table(result.predictions, out_predictions)
+    write_table(result.importance, out_importance)
+    write_json(result.record, out_record)
+
+
+R2_COLUMNS = [
+    "gene_id",
+    "model",
+    "split",
+    "status",
+    "reason",
+    "r2_pearson",
+    "r2_sse",
+    "pearson_r",
+    "pearson_p",
+    "n_train",
+    "n_test",
+    "n_variants",
+    "n_nonzero",
+]
+
+
+def aggregate(*, record_paths: Sequence[str], out_r2: str, out_times: str) -> None:
+    """Collect result records into the long R² table (deterministic order and bytes) and a
+    separate table of fit times (which vary between runs)."""
+    records = [read_json(p) for p in record_paths]
+    frame = pd.DataFrame(
+        records, columns=list(dict.fromkeys(R2_COLUMNS + ["fit_seconds", "device"]))
+    )
+    frame = frame.sort_values(["model", "split", "gene_id"], kind="stable")
+    write_table(frame[R2_COLUMNS], out_r2)
+    write_table(frame[["gene_id", "model", "split", "fit_seconds", "device"]], out_times)
+
+
+def evaluate_against_truth(
+    *, selection_path: str, r2_path: str, truth_path: str, out_path: str
+) -> None:
+    """Join selection and held-out R² with a simulation's truth table (per gene h² components)."""
+    truth = pd.read_csv(truth_path, sep="\t")
+    selection = read_table(selection_path)
+    r2 = read_table(r2_path)
+    wide = r2.pivot_table(index=["gene_id", "split"], columns="model", values="r2_pearson")
+    wide.columns = [f"r2_{c}" for c in wide.columns]
+    table = selection.merge(
+        truth[["gene_id", "h2_total", "h2_linear", "h2_nonlinear"]], on="gene_id", how="left"
+    ).merge(wide.reset_index(), on=["gene_id", "split"], how="left")
+    write_table(table, out_path)
