@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from twasnet.io.expression import read_expression_chromosomes  # noqa: E402
 from twasnet.io.vcf import canonical_chrom, genotype_path  # noqa: E402
-from twasnet.stages import selected_genes  # noqa: E402
+from twasnet.select import selected_genes  # noqa: E402
 
 
 def chromosomes():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from twasnet.adjust import standardisation, standardise
 from twasnet.heritability import reml_h2
@@ -99,3 +100,9 @@ def decide(
     if assessment["h2_p"] < p_max:
         return SELECTED, f"REML LRT p < {p_max:g}"
     return NOT_HERITABLE, f"REML LRT p = {assessment['h2_p']:.3g} >= {p_max:g}"
+
+
+def selected_genes(selection_path: str) -> pd.DataFrame:
+    """Rows of selection.tsv whose status is ``selected`` (gene_id, chrom, split)."""
+    table = pd.read_csv(selection_path, sep="\t", dtype={"gene_id": str, "chrom": str})
+    return table.loc[table["status"] == SELECTED, ["gene_id", "chrom", "split"]]

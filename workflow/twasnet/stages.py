@@ -25,10 +25,10 @@ from twasnet.io.store import (
     write_json,
     write_table,
 )
-from twasnet.io.vcf import read_genotypes, vcf_samples
-from twasnet.select import SELECTED, assess_gene, decide
+from twasnet.io.vcf import VARIANT_COLUMNS, read_genotypes, vcf_samples
+from twasnet.select import assess_gene, decide
 from twasnet.split import split_indices, split_individuals
-from twasnet.train import train_gene
+from twasnet.train import RECORD_FIELDS, train_gene
 
 log = logging.getLogger("twasnet")
 
@@ -149,7 +149,7 @@ def extract_chromosome(
         variants = pd.concat([b.variants for b in blocks], ignore_index=True)
     else:
         dosages = np.zeros((0, len(samples)), dtype=np.float32)
-        variants = pd.DataFrame(columns=["chrom", "pos", "variant_id", "ref", "alt", "maf"])
+        variants = pd.DataFrame(columns=list(VARIANT_COLUMNS))
     if annotations_path:
         table = read_annotations(annotations_path)
         table = table[table["chrom"].astype(str) == str(chrom)]
@@ -240,12 +240,6 @@ def read_gene_list(path: str | None, *, known: Sequence[str]) -> list[str]:
     return ids
 
 
-def selected_genes(selection_path: str) -> pd.DataFrame:
-    """Rows of selection.tsv whose status is ``selected`` (gene_id, chrom, split)."""
-    table = read_table(selection_path)
-    return table.loc[table["status"] == SELECTED, ["gene_id", "chrom", "split"]]
-
-
 def train(
     *,
     model_name: str,
@@ -290,20 +284,12 @@ def train(
     write_json(result.record, out_record)
 
 
+# r2.tsv: everything of the record that is a number or a status, and nothing that varies between
+# identical runs (fit time, device), so reruns of one config give byte-identical tables.
 R2_COLUMNS = [
-    "gene_id",
-    "model",
-    "split",
-    "status",
-    "reason",
-    "r2_pearson",
-    "r2_sse",
-    "pearson_r",
-    "pearson_p",
-    "n_train",
-    "n_test",
-    "n_variants",
-    "n_nonzero",
+    f
+    for f in RECORD_FIELDS
+    if f not in ("hyperparameters", "seed", "fit_seconds", "device", "twasnet_version")
 ]
 
 

@@ -9,18 +9,9 @@ import numpy as np
 import pandas as pd
 
 from twasnet.errors import InputError
+from twasnet.io.common import duplicated_ids
 
 _MISSING = frozenset({"", "na", "nan", "null", "none", "."})
-
-
-def _duplicates(labels: Sequence[str]) -> list[str]:
-    seen: set[str] = set()
-    dups: list[str] = []
-    for s in labels:
-        if s in seen and s not in dups:
-            dups.append(s)
-        seen.add(s)
-    return dups
 
 
 def _read_raw(path: str) -> pd.DataFrame:
@@ -84,7 +75,7 @@ def read_covariates(path: str, *, samples: Sequence[str] | None = None) -> pd.Da
             raise InputError(
                 f"Covariate file {path!r} ({layout}): an empty {label}; every {label} must be set."
             )
-        dups = _duplicates(ids)
+        dups = duplicated_ids(ids)
         if dups:
             raise InputError(
                 f"Covariate file {path!r} ({layout}) has duplicate {label}s: "

@@ -118,7 +118,8 @@ class GeneData:
 def load_gene(directory: str | Path, gene_id: str) -> GeneData:
     """Read one gene's slice of a chromosome's cis store."""
     directory = Path(directory)
-    genes = read_table(directory / "genes.tsv").set_index("gene_id")
+    genes = pd.read_csv(directory / "genes.tsv", sep="\t", dtype={"gene_id": str, "chrom": str})
+    genes = genes.set_index("gene_id")
     if gene_id not in genes.index:
         raise KeyError(f"gene {gene_id} is not in the cis store {directory}")
     row = genes.loc[gene_id]

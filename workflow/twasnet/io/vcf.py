@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from twasnet.errors import InputError
+from twasnet.io.common import duplicated_ids
 
 SKIP_REASONS = ("multiallelic", "non_snv", "missing_rate", "maf", "hwe")
 VARIANT_COLUMNS = (
@@ -89,16 +90,6 @@ def _header_sample_ids(path: str) -> list[str] | None:
     return None
 
 
-def _duplicates(ids: Sequence[str]) -> list[str]:
-    seen: set[str] = set()
-    dups: list[str] = []
-    for s in ids:
-        if s in seen and s not in dups:
-            dups.append(s)
-        seen.add(s)
-    return dups
-
-
 def _open(path: str, *, samples: Sequence[str] | None = None, gts012: bool = True) -> cyvcf2.VCF:
     if not os.path.exists(path):
         raise InputError(
@@ -113,7 +104,7 @@ def _open(path: str, *, samples: Sequence[str] | None = None, gts012: bool = Tru
     except Exception as exc:  # cyvcf2 raises bare Exception / OSError for bad headers
         ids = _header_sample_ids(path)
         if ids:
-            dups = _duplicates(ids)
+            dups = duplicated_ids(ids)
             if dups:
                 raise InputError(
                     f"Genotype file {path!r} has duplicate sample ids: {', '.join(dups[:5])}"
@@ -138,7 +129,7 @@ def vcf_samples(path: str) -> list[str]:
             f"Genotype file {path!r} has no samples (no genotype columns after FORMAT); "
             "twasnet needs per-sample genotypes."
         )
-    dups = _duplicates(ids)
+    dups = duplicated_ids(ids)
     if dups:
         raise InputError(
             f"Genotype file {path!r} has duplicate sample ids: {', '.join(dups[:5])}. "
@@ -390,7 +381,7 @@ def read_genotypes(
     samples = [str(s) for s in samples]
     if not samples:
         raise InputError(f"No samples requested from genotype file {path!r}.")
-    dups = _duplicates(samples)
+    dups = duplicated_ids(samples)
     if dups:
         raise InputError(
             f"Requested samples for {path!r} contain duplicates: {', '.join(dups[:5])}."

@@ -27,10 +27,26 @@ Conventions mirror R ``glmnet``/``cv.glmnet`` for ``family="gaussian"``, ``stand
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-import adelie as ad
 import numpy as np
+
+
+def _import_adelie():
+    """Import adelie without the handler it attaches to the root logger at import time (which
+    would echo every log record of the host program, Snakemake's included, a second time)."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    import adelie
+
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
+    return adelie
+
+
+ad = _import_adelie()
 
 __all__ = ["ElasticNetCV", "EnetPath", "elastic_net_path"]
 
