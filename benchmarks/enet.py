@@ -24,6 +24,7 @@ from scipy import stats  # noqa: E402
 from sklearn.linear_model import ElasticNetCV as SkElasticNetCV  # noqa: E402
 from sklearn.model_selection import PredefinedSplit  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
+
 from twasnet.models.enet import ElasticNetCV  # noqa: E402
 
 N_TRAIN, N_TEST, N_FOLDS, N_CAUSAL, H2, RHO = 600, 400, 10, 10, 0.3, 0.95

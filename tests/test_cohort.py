@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from twasnet.cohort import intersect_samples
 from twasnet.errors import InputError
 

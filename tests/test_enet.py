@@ -8,6 +8,7 @@ from sklearn.linear_model import ElasticNet
 from sklearn.linear_model import ElasticNetCV as SkElasticNetCV
 from sklearn.model_selection import PredefinedSplit
 from threadpoolctl import threadpool_limits
+
 from twasnet.models.enet import (
     GLMNET_DEVMAX,
     GLMNET_FDEV,

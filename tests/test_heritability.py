@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
+
 from twasnet.heritability import RemlResult, reml_h2, reml_loglik
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
+
 from twasnet.errors import InputError
 from twasnet.io.annotations import match_annotations, read_annotations
 from twasnet.io.covariates import read_covariates

@@ -8,6 +8,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from vcf_factory import Record, random_records, write_vcf
+
 from twasnet.errors import InputError
 from twasnet.io.vcf import (
     canonical_chrom,
@@ -17,7 +19,6 @@ from twasnet.io.vcf import (
     vcf_chromosomes,
     vcf_samples,
 )
-from vcf_factory import Record, random_records, write_vcf
 
 SAMPLES = ["S1", "S2", "S3", "S4"]
 

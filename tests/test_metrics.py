@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 from scipy import stats
+
 from twasnet.metrics import prediction_metrics
 
 

@@ -10,6 +10,7 @@ import cyvcf2
 import numpy as np
 import pandas as pd
 import pytest
+
 from twasnet.errors import InputError
 from twasnet.simulate import ANNOTATION_COLUMNS, PRESETS, simulate_cohort
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+
 from twasnet.split import split_indices, split_individuals
 
 SAMPLES = [f"S{i:03d}" for i in range(200)]

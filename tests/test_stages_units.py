@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from twasnet.adjust import residualise
 from twasnet.io.store import atomic_output
 from twasnet.stages import merge_windows

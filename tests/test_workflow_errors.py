@@ -38,7 +38,7 @@ def test_gene_list_naming_unknown_genes(tiny_cohort, tmp_path):
     assert not (tmp_path / "run/results/genes/selection.tsv").exists()
 
 
-def test_gene_list_mode_trains_exactly_the_listed_genes(tiny_cohort, tmp_path):
+def test_gene_list_mode_trains_exactly_the_listed_genes_in_every_repeat(tiny_cohort, tmp_path):
     import pandas as pd
 
     with open(tiny_cohort["truth_genes"]) as handle:
@@ -48,11 +48,16 @@ def test_gene_list_mode_trains_exactly_the_listed_genes(tiny_cohort, tmp_path):
     config = tiny_config(
         tiny_cohort,
         select={"mode": "list", "p_max": 0.05, "gene_list": str(gene_list)},
+        split={"test_fraction": 0.2, "inner_folds": 5, "repeats": 2},
         truth=None,
     )
     run_workflow(tmp_path / "run", config)
     r2 = pd.read_csv(tmp_path / "run/results/tables/r2.tsv", sep="\t")
-    assert sorted(r2["gene_id"]) == sorted(genes)
+    assert sorted(r2["gene_id"]) == sorted(genes * 2)
+    assert sorted(r2["split"].unique()) == [0, 1]
+    split = pd.read_csv(tmp_path / "run/results/split/split.tsv", sep="\t")
+    test_sets = [set(s.loc[s["set"] == "test", "sample"]) for _, s in split.groupby("repeat")]
+    assert test_sets[0] != test_sets[1]
 
 
 def test_too_few_shared_samples_stops_the_run_with_counts(tiny_cohort, tmp_path):

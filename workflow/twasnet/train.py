@@ -98,8 +98,8 @@ def train_gene(
     try:
         if dosages.shape[1] == 0:
             raise GeneSkipped("no_variants", "no variant passed the filters in the window")
-        if np.ptp(y[train_idx]) == 0:
-            raise GeneSkipped("constant_expression", "adjusted expression is constant in training")
+        if np.ptp(np.asarray(expression)[train_idx]) == 0:
+            raise GeneSkipped("constant_expression", "expression is constant in training")
         model = make_model(model_name, model_params)
         start = time.perf_counter()
         model.fit(
