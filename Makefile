@@ -34,6 +34,7 @@ demo: $(STAMP) data/demo/simulation.json
 	@echo "Held-out R² per gene and model:   results/tables/r2.tsv"
 	@echo "Genes kept/dropped (with h², p):  results/genes/selection.tsv"
 	@echo "Scored against simulated truth:   results/tables/truth_evaluation.tsv"
+	@echo "Causal-variant ranking per model: results/tables/importance_vs_truth.tsv"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""Snakemake entry point: join selection and R² with a simulation's truth table."""
+"""Snakemake entry point: score selection, R² and importance against a simulation's truth."""
 
 import sys
 
@@ -13,6 +13,9 @@ run_logged(
     evaluate_against_truth,
     selection_path=sm.input.selection,
     r2_path=sm.input.r2,
-    truth_path=sm.input.truth[0],
-    out_path=sm.output.table,
+    truth_genes_path=sm.input.truth_genes[0],
+    truth_variants_path=sm.input.truth_variants[0] if sm.input.truth_variants else None,
+    importance_paths=list(sm.input.importance),
+    out_genes=sm.output.genes,
+    out_importance=sm.output.importance,
 )

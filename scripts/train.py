@@ -9,11 +9,14 @@ from twasnet.logs import run_logged  # noqa: E402
 from twasnet.stages import train  # noqa: E402
 
 sm = snakemake  # noqa: F821
+model_params = dict(sm.params.model_params)
+if "prior" in sm.input.keys():
+    model_params["prior_path"] = sm.input.prior
 run_logged(
     sm.log[0],
     train,
-    model_name=sm.params.model,
-    model_params=dict(sm.params.model_params),
+    model_name=sm.wildcards.model,
+    model_params=model_params,
     gene_id=sm.wildcards.gene,
     split=int(sm.wildcards.split),
     store_dir=str(Path(sm.input.genes).parent),
@@ -21,9 +24,11 @@ run_logged(
     expression_path=sm.input.expression,
     covariates_path=sm.input.covariates,
     split_path=sm.input.split,
+    window_bp=sm.params.window_bp,
     seed=sm.params.seed,
     threads=sm.threads,
     out_record=sm.output.record,
     out_predictions=sm.output.predictions,
     out_importance=sm.output.importance,
+    out_artefact=sm.output.artefact,
 )

@@ -23,6 +23,17 @@ def tiny_cohort(tmp_path_factory) -> dict[str, str]:
     return simulate_cohort(out_dir=out, **PRESETS["tiny"])
 
 
+ALL_MODELS = ("enet", "enet_annot", "cnn", "cnn_annot", "cnn_annot_local")
+# Small training budgets: the tests check wiring and invariants, not accuracy.
+TINY_DEEP = {
+    "device": "cpu",
+    "architecture": {"channels": [4], "hidden": 8},
+    "training": {"max_epochs": 20, "patience": 5},
+    "grid": {},
+}
+TINY_PRIOR = {"hidden": [8], "max_epochs": 10, "patience": 3}
+
+
 def tiny_config(cohort: dict[str, str], **overrides) -> dict:
     """A workflow config for the tiny cohort; ``overrides`` replace top-level keys."""
     config = {
@@ -31,13 +42,17 @@ def tiny_config(cohort: dict[str, str], **overrides) -> dict:
         "expression": cohort["expression"],
         "covariates": cohort["covariates"],
         "annotations": {"path": cohort["annotations"], "fill_value": 0.0},
-        "truth": cohort["truth_genes"],
+        "truth": {"genes": cohort["truth_genes"], "variants": cohort["truth_variants"]},
         "samples": {"min_count": 50},
         "cis": {"window_bp": 100_000},
         "split": {"test_fraction": 0.2, "inner_folds": 5, "repeats": 1},
         "select": {"mode": "all", "p_max": 0.05, "gene_list": None},
-        "models": ["enet"],
+        "models": list(ALL_MODELS),
         "enet": {"alpha": 0.5, "n_lambda": 100, "lambda_min_ratio": None},
+        "enet_annot": {"strengths": [0, 1]},
+        "cnn": TINY_DEEP,
+        "cnn_annot": TINY_DEEP | {"prior": TINY_PRIOR},
+        "cnn_annot_local": TINY_DEEP | {"prior": TINY_PRIOR},
     }
     config.update(overrides)
     return config

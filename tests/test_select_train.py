@@ -14,7 +14,14 @@ SAMPLES = [f"S{i}" for i in range(N)]
 TRAIN, TEST = np.arange(120), np.arange(120, N)
 FOLDS = np.arange(120) % 5
 VARIANTS = pd.DataFrame(
-    {"chrom": "1", "pos": np.arange(P) * 10 + 1, "ref": "A", "alt": "G", "variant_id": ""}
+    {
+        "chrom": "1",
+        "pos": np.arange(P) * 10 + 1,
+        "ref": "A",
+        "alt": "G",
+        "variant_id": "",
+        "maf": 0.3,
+    }
 )
 
 
@@ -47,6 +54,8 @@ def _train(expression, dosages=DOSAGES, variants=VARIANTS):
         model_name="enet",
         model_params={"alpha": 0.5},
         gene_id="G",
+        tss=200,
+        window_bp=1000,
         dosages=dosages,
         variants=variants,
         expression=expression,
@@ -67,6 +76,8 @@ def test_enet_record_has_every_field_and_scores_the_held_out_set():
     assert result.record["n_test"] == len(TEST) == len(result.predictions)
     assert result.record["r2_pearson"] > 0.3
     assert result.record["n_nonzero"] == int(np.count_nonzero(result.importance["importance"]))
+    assert len(result.artefact["state"]["coef"]) == P
+    assert result.artefact["variants"]["pos"] == VARIANTS["pos"].tolist()
 
 
 def test_skipped_gene_gives_a_record_with_its_reason():

@@ -49,7 +49,8 @@ def test_gene_list_mode_trains_exactly_the_listed_genes_in_every_repeat(tiny_coh
         tiny_cohort,
         select={"mode": "list", "p_max": 0.05, "gene_list": str(gene_list)},
         split={"test_fraction": 0.2, "inner_folds": 5, "repeats": 2},
-        truth=None,
+        truth={"genes": None, "variants": None},
+        models=["enet"],
     )
     run_workflow(tmp_path / "run", config)
     r2 = pd.read_csv(tmp_path / "run/results/tables/r2.tsv", sep="\t")

@@ -9,6 +9,21 @@ from twasnet.io.expression import read_expression_chromosomes  # noqa: E402
 from twasnet.io.vcf import canonical_chrom, genotype_path  # noqa: E402
 from twasnet.select import selected_genes  # noqa: E402
 
+DEEP_MODELS = ("cnn", "cnn_annot", "cnn_annot_local")
+LINEAR_MODELS = ("enet", "enet_annot")
+# The prior each annotation-aware model loads (fitted once per split over all selected genes).
+PRIOR_FILES = {
+    "enet_annot": "results/priors/enet_annot.split{split}.json",
+    "cnn_annot": "results/priors/cnn_annot.split{split}.pt",
+}
+# twasnet's own cohort tables that every model-fitting rule reads.
+COHORT_TABLES = {
+    "samples": "results/cohort/samples.tsv",
+    "expression": "results/cohort/expression.parquet",
+    "covariates": "results/cohort/covariates.parquet",
+    "split": "results/split/split.tsv",
+}
+
 
 def chromosomes():
     """Canonical chromosome names to process: from config, else those of the expression file."""
@@ -45,19 +60,39 @@ def selected(wildcards=None):
     return selected_genes(checkpoints.select_genes.get().output.table)
 
 
-def gene_store(wildcards):
+def gene_inputs(wildcards):
+    """The cis store of the gene's chromosome, and the model's prior when it has one."""
     rows = selected()
     chrom = rows.loc[rows["gene_id"] == wildcards.gene, "chrom"].astype(str).iloc[0]
-    return store_files(chrom)
+    inputs = store_files(chrom)
+    if wildcards.model in PRIOR_FILES:
+        inputs["prior"] = PRIOR_FILES[wildcards.model].format(split=wildcards.split)
+    return inputs
 
 
-def fit_records(wildcards):
-    rows = selected()
-    return [
-        f"results/fits/{model}/{gene}.split{split}.json"
-        for model in config["models"]
-        for gene, split in zip(rows["gene_id"], rows["split"])
-    ]
+def fit_outputs(artefact_suffix):
+    """The four outputs of a per-gene fit; the artefact is JSON (linear) or torch (deep)."""
+    stem = "results/fits/{model}/{gene}.split{split}"
+    return {
+        "record": f"{stem}.json",
+        "predictions": f"{stem}.predictions.tsv",
+        "importance": f"{stem}.importance.tsv",
+        "artefact": f"{stem}.model.{artefact_suffix}",
+    }
+
+
+def fit_files(kind):
+    """Input function: one file of ``kind`` (json, importance.tsv, ...) per model x selected gene."""
+
+    def files(wildcards):
+        rows = selected()
+        return [
+            f"results/fits/{model}/{gene}.split{split}.{kind}"
+            for model in config["models"]
+            for gene, split in zip(rows["gene_id"], rows["split"])
+        ]
+
+    return files
 
 
 def optional(path):
@@ -66,7 +101,7 @@ def optional(path):
 
 def final_outputs():
     outputs = ["results/tables/r2.tsv"]
-    if config.get("truth"):
+    if config["truth"]["genes"]:
         outputs.append("results/tables/truth_evaluation.tsv")
     return outputs
 

@@ -1,6 +1,6 @@
 rule aggregate:
     input:
-        records=fit_records,
+        records=fit_files("json"),
     output:
         r2="results/tables/r2.tsv",
         times="results/tables/fit_times.tsv",
@@ -22,9 +22,12 @@ rule evaluate_truth:
     input:
         selection="results/genes/selection.tsv",
         r2="results/tables/r2.tsv",
-        truth=optional(config["truth"]),
+        truth_genes=optional(config["truth"]["genes"]),
+        truth_variants=optional(config["truth"]["variants"]),
+        importance=fit_files("importance.tsv"),
     output:
-        table="results/tables/truth_evaluation.tsv",
+        genes="results/tables/truth_evaluation.tsv",
+        importance="results/tables/importance_vs_truth.tsv",
     log:
         "results/logs/evaluate_truth.log",
     benchmark:

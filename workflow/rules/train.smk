@@ -1,19 +1,69 @@
-rule train_enet:
+rule fit_enet_prior:
     input:
-        unpack(gene_store),
-        samples="results/cohort/samples.tsv",
-        expression="results/cohort/expression.parquet",
-        covariates="results/cohort/covariates.parquet",
-        split="results/split/split.tsv",
+        **COHORT_TABLES,
+        stores=all_store_files,
         selection="results/genes/selection.tsv",
     output:
-        record="results/fits/enet/{gene}.split{split}.json",
-        predictions="results/fits/enet/{gene}.split{split}.predictions.tsv",
-        importance="results/fits/enet/{gene}.split{split}.importance.tsv",
+        prior="results/priors/enet_annot.split{split}.json",
     log:
-        "results/logs/train/enet/{gene}.split{split}.log",
+        "results/logs/priors/enet_annot.split{split}.log",
     benchmark:
-        "results/benchmarks/train/enet/{gene}.split{split}.tsv"
+        "results/benchmarks/priors/enet_annot.split{split}.tsv"
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(60),
+    params:
+        model="enet_annot",
+        model_params=config["enet_annot"],
+        window_bp=config["cis"]["window_bp"],
+        seed=config["seed"],
+    script:
+        "../../scripts/fit_prior.py"
+
+
+rule train_annotation_prior:
+    input:
+        **COHORT_TABLES,
+        stores=all_store_files,
+        selection="results/genes/selection.tsv",
+    output:
+        prior="results/priors/cnn_annot.split{split}.pt",
+    log:
+        "results/logs/priors/cnn_annot.split{split}.log",
+    benchmark:
+        "results/benchmarks/priors/cnn_annot.split{split}.tsv"
+    conda:
+        "../../envs/models.yaml"
+    # one thread: torch on 2 threads ran ~8x slower on this 2-core machine (benchmarks/deep.py)
+    threads: 1
+    resources:
+        mem_mb=attempt_scaled(8000),
+        runtime=attempt_scaled(120),
+        gpu=1,
+    params:
+        model="cnn_annot",
+        model_params=config["cnn_annot"],
+        window_bp=config["cis"]["window_bp"],
+        seed=config["seed"],
+    script:
+        "../../scripts/fit_prior.py"
+
+
+rule train_linear:
+    input:
+        unpack(gene_inputs),
+        **COHORT_TABLES,
+    output:
+        **fit_outputs("json"),
+    log:
+        "results/logs/train/{model}/{gene}.split{split}.log",
+    benchmark:
+        "results/benchmarks/train/{model}/{gene}.split{split}.tsv"
+    wildcard_constraints:
+        model="|".join(LINEAR_MODELS),
     conda:
         "../../envs/models.yaml"
     threads: 1
@@ -21,8 +71,35 @@ rule train_enet:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(20),
     params:
-        model="enet",
-        model_params=config["enet"],
+        model_params=lambda wc: config[wc.model],
+        window_bp=config["cis"]["window_bp"],
+        seed=config["seed"],
+    script:
+        "../../scripts/train.py"
+
+
+rule train_deep:
+    input:
+        unpack(gene_inputs),
+        **COHORT_TABLES,
+    output:
+        **fit_outputs("pt"),
+    log:
+        "results/logs/train/{model}/{gene}.split{split}.log",
+    benchmark:
+        "results/benchmarks/train/{model}/{gene}.split{split}.tsv"
+    wildcard_constraints:
+        model="|".join(DEEP_MODELS),
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=attempt_scaled(4000),
+        runtime=attempt_scaled(60),
+        gpu=1,
+    params:
+        model_params=lambda wc: config[wc.model],
+        window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
     script:
         "../../scripts/train.py"

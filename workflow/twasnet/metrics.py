@@ -31,3 +31,23 @@ def prediction_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
         res = stats.pearsonr(y_true, y_pred)
         r, p = float(res.statistic), float(res.pvalue)
     return {"r2_pearson": r * r, "r2_sse": r2_sse, "pearson_r": r, "pearson_p": p}
+
+
+def importance_ranking(is_causal: np.ndarray, importance: np.ndarray) -> dict[str, float]:
+    """How well ``|importance|`` (p,) ranks the causal variants (``is_causal`` (p,) 0/1).
+
+    Returns ``n_variants``, ``n_causal``, ``auroc`` and ``average_precision`` (scikit-learn's);
+    the scores are NaN when the window holds no causal or only causal variants.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    labels = np.asarray(is_causal, dtype=int)
+    scores = np.abs(np.asarray(importance, dtype=np.float64))
+    n_causal = int(labels.sum())
+    out = {"n_variants": int(labels.size), "n_causal": n_causal}
+    if n_causal == 0 or n_causal == labels.size:
+        return out | {"auroc": float("nan"), "average_precision": float("nan")}
+    return out | {
+        "auroc": float(roc_auc_score(labels, scores)),
+        "average_precision": float(average_precision_score(labels, scores)),
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twasnet.adjust import residualise
 from twasnet.cohort import intersect_samples
 from twasnet.errors import InputError
 from twasnet.io.annotations import match_annotations, read_annotations
@@ -21,14 +22,16 @@ from twasnet.io.store import (
     load_gene,
     read_json,
     read_table,
+    write_artefact,
     write_cis_store,
     write_json,
     write_table,
 )
-from twasnet.io.vcf import VARIANT_COLUMNS, read_genotypes, vcf_samples
-from twasnet.select import assess_gene, decide
+from twasnet.io.vcf import VARIANT_COLUMNS, canonical_chrom, read_genotypes, vcf_samples
+from twasnet.metrics import importance_ranking
+from twasnet.select import assess_gene, decide, selected_genes
 from twasnet.split import split_indices, split_individuals
-from twasnet.train import RECORD_FIELDS, train_gene
+from twasnet.train import RECORD_FIELDS, train_gene, training_inputs
 
 log = logging.getLogger("twasnet")
 
@@ -240,6 +243,13 @@ def read_gene_list(path: str | None, *, known: Sequence[str]) -> list[str]:
     return ids
 
 
+def _gene_arrays(store_dir, gene_id, expression, covariates, samples, train_idx):
+    """One gene's stored window and its expression adjusted with training-only coefficients."""
+    data = load_gene(store_dir, gene_id)
+    y = expression.loc[gene_id, samples].to_numpy(dtype=np.float64)
+    return data, y, residualise(y, covariates, train_idx=train_idx)
+
+
 def train(
     *,
     model_name: str,
@@ -251,24 +261,29 @@ def train(
     expression_path: str,
     covariates_path: str,
     split_path: str,
+    window_bp: int,
     seed: int,
     threads: int,
     out_record: str,
     out_predictions: str,
     out_importance: str,
+    out_artefact: str,
 ) -> None:
-    """Train one model on one gene for one split and write its record, predictions, importance."""
+    """Train one model on one gene for one split; write its record, held-out predictions,
+    per-variant importance and model artefact."""
     samples = read_table(samples_path)["sample"].astype(str).tolist()
     expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
     train_idx, test_idx, folds = split_indices(read_table(split_path), samples, repeat=split)
-    data = load_gene(store_dir, gene_id)
+    data, y, _ = _gene_arrays(store_dir, gene_id, expression, covariates, samples, train_idx)
     result = train_gene(
         model_name=model_name,
         model_params=model_params,
         gene_id=gene_id,
+        tss=data.tss,
+        window_bp=window_bp,
         dosages=data.dosages,
         variants=data.variants,
-        expression=expression.loc[gene_id, samples].to_numpy(dtype=np.float64),
+        expression=y,
         covariates=covariates,
         samples=samples,
         train_idx=train_idx,
@@ -281,7 +296,83 @@ def train(
     log.info("%s %s split %d: %s", model_name, gene_id, split, result.record["status"])
     write_table(result.predictions, out_predictions)
     write_table(result.importance, out_importance)
+    write_artefact(result.artefact or {"model": model_name, "gene_id": gene_id}, out_artefact)
     write_json(result.record, out_record)
+
+
+def fit_prior(
+    *,
+    model_name: str,
+    model_params: dict,
+    split: int,
+    selection_path: str,
+    store_dirs: Sequence[str],
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    window_bp: int,
+    seed: int,
+    threads: int,
+    out_path: str,
+) -> None:
+    """Fit a model's across-gene annotation prior on the training individuals of one split, over
+    every gene selected for that split (``cnn_annot``: the shared network θ; ``enet_annot``: the
+    enrichment model behind its penalty factors)."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
+    train_idx, _, folds = split_indices(read_table(split_path), samples, repeat=split)
+    chosen = selected_genes(selection_path)
+    chosen = chosen[chosen["split"] == split]
+    store_of = {Path(d).name: d for d in store_dirs}
+    genes = []
+    for gene_id, chrom in zip(chosen["gene_id"], chosen["chrom"], strict=True):
+        data, _, adjusted = _gene_arrays(
+            store_of[str(chrom)], gene_id, expression, covariates, samples, train_idx
+        )
+        if data.dosages.shape[1] == 0:
+            continue
+        genes.append(
+            training_inputs(
+                dosages=data.dosages,
+                variants=data.variants,
+                adjusted=adjusted,
+                train_idx=train_idx,
+                train_folds=folds,
+                tss=data.tss,
+                window_bp=window_bp,
+                seed=seed,
+                threads=threads,
+            )
+        )
+    if not genes:
+        raise InputError(
+            f"no gene is selected for split {split}, so the {model_name} prior cannot be fitted; "
+            "relax select.p_max or remove the annotation models from `models`"
+        )
+    log.info("%s prior, split %d: %d genes", model_name, split, len(genes))
+    if model_name == "cnn_annot":
+        from twasnet.models.deep import PriorGene, save_prior, train_annotation_prior
+
+        state = train_annotation_prior(
+            [PriorGene(x=g.x, y=g.y, folds=g.folds, features=g.features) for g in genes],
+            architecture=model_params.get("architecture", {}),
+            training=model_params.get("training", {}),
+            prior=model_params.get("prior", {}),
+            seed=seed,
+            device=model_params.get("device", "auto"),
+            threads=threads,
+        )
+        save_prior(state, out_path)
+    elif model_name == "enet_annot":
+        from twasnet.models.enet_annot import EnetPriorGene, fit_enet_prior, save_enet_prior
+
+        state = fit_enet_prior(
+            [EnetPriorGene(x=g.x, y=g.y, features=g.features) for g in genes], seed=seed
+        )
+        save_enet_prior(state, out_path)
+    else:
+        raise ValueError(f"model {model_name!r} has no across-gene prior")
 
 
 # r2.tsv: everything of the record that is a number or a status, and nothing that varies between
@@ -306,10 +397,19 @@ def aggregate(*, record_paths: Sequence[str], out_r2: str, out_times: str) -> No
 
 
 def evaluate_against_truth(
-    *, selection_path: str, r2_path: str, truth_path: str, out_path: str
+    *,
+    selection_path: str,
+    r2_path: str,
+    truth_genes_path: str,
+    truth_variants_path: str | None,
+    importance_paths: Sequence[str],
+    out_genes: str,
+    out_importance: str,
 ) -> None:
-    """Join selection and held-out R² with a simulation's truth table (per gene h² components)."""
-    truth = pd.read_csv(truth_path, sep="\t")
+    """Score results against a simulation's truth: per gene, selection and held-out R² beside the
+    true h² components; per gene × model × split, how well the model's |importance| ranks the
+    gene's causal variants (AUROC and average precision)."""
+    truth = pd.read_csv(truth_genes_path, sep="\t")
     selection = read_table(selection_path)
     r2 = read_table(r2_path)
     wide = r2.pivot_table(index=["gene_id", "split"], columns="model", values="r2_pearson")
@@ -317,4 +417,35 @@ def evaluate_against_truth(
     table = selection.merge(
         truth[["gene_id", "h2_total", "h2_linear", "h2_nonlinear"]], on="gene_id", how="left"
     ).merge(wide.reset_index(), on=["gene_id", "split"], how="left")
-    write_table(table, out_path)
+    write_table(table, out_genes)
+    columns = ["gene_id", "model", "split", "n_variants", "n_causal", "auroc", "average_precision"]
+    rows = []
+    if truth_variants_path:
+        causal = pd.read_csv(truth_variants_path, sep="\t")
+        causal = causal[causal["causal"] == 1].assign(
+            chrom=lambda t: t["chrom"].astype(str).map(canonical_chrom)
+        )
+        for path in sorted(importance_paths):
+            gene_id, model, split = _fit_key(path)
+            importance = read_table(path)
+            if importance.empty:
+                continue
+            keys = causal.loc[causal["gene_id"] == gene_id, ["chrom", "pos", "ref", "alt"]]
+            is_causal = (
+                importance.assign(chrom=importance["chrom"].astype(str))
+                .merge(keys.assign(hit=1), on=["chrom", "pos", "ref", "alt"], how="left")["hit"]
+                .fillna(0)
+            )
+            rows.append(
+                {"gene_id": gene_id, "model": model, "split": split}
+                | importance_ranking(is_causal.to_numpy(), importance["importance"].to_numpy())
+            )
+    frame = pd.DataFrame(rows, columns=columns).sort_values(["model", "split", "gene_id"])
+    write_table(frame, out_importance)
+
+
+def _fit_key(path: str) -> tuple[str, str, int]:
+    """(gene, model, split) of a path ``results/fits/<model>/<gene>.split<r>.<kind>.tsv``."""
+    name = Path(path).name
+    gene_id, _, rest = name.rpartition(".split")
+    return gene_id, Path(path).parent.name, int(rest.split(".")[0])

@@ -13,7 +13,10 @@ from twasnet import __version__
 from twasnet.adjust import residualise
 from twasnet.errors import GeneSkipped
 from twasnet.metrics import prediction_metrics
+from twasnet.models.features import annotation_features
 from twasnet.models.registry import TrainingInputs, make_model
+
+VARIANT_KEY = ("chrom", "pos", "ref", "alt")
 
 RECORD_FIELDS = (
     "gene_id",
@@ -41,17 +44,44 @@ RECORD_FIELDS = (
 class TrainResult:
     """``record``: the result record (keys :data:`RECORD_FIELDS`); ``predictions``: held-out
     individuals with observed and predicted adjusted expression; ``importance``: one row per
-    variant with the model's importance score (empty when the gene was not modelled)."""
+    variant with the model's importance score; ``artefact``: everything needed to predict from new
+    genotypes (model name, the estimator's ``state()``, the variant list with alleles), or None
+    when the gene was not modelled."""
 
     record: dict
     predictions: pd.DataFrame
     importance: pd.DataFrame
+    artefact: dict | None
 
 
 def gene_seed(seed: int, gene_id: str, split: int) -> int:
     """A per-(gene, split) seed derived from the run seed; stable across machines and runs."""
-    return int(
-        np.random.SeedSequence([seed, zlib.crc32(gene_id.encode()), split]).generate_state(1)[0]
+    state = np.random.SeedSequence([seed, zlib.crc32(gene_id.encode()), split]).generate_state(1)
+    return int(state[0])
+
+
+def training_inputs(
+    *,
+    dosages: np.ndarray,
+    variants: pd.DataFrame,
+    adjusted: np.ndarray,
+    train_idx: np.ndarray,
+    train_folds: np.ndarray,
+    tss: int,
+    window_bp: int,
+    seed: int,
+    threads: int = 1,
+) -> TrainingInputs:
+    """The training rows of one gene as a model sees them: ``dosages`` (n, p) and covariate-
+    adjusted expression ``adjusted`` (n,) restricted to ``train_idx``, plus per-variant features."""
+    return TrainingInputs(
+        x=dosages[train_idx],
+        y=adjusted[train_idx],
+        folds=train_folds,
+        variants=variants,
+        features=annotation_features(variants, tss=tss, window_bp=window_bp),
+        seed=seed,
+        threads=threads,
     )
 
 
@@ -60,6 +90,8 @@ def train_gene(
     model_name: str,
     model_params: dict,
     gene_id: str,
+    tss: int,
+    window_bp: int,
     dosages: np.ndarray,
     variants: pd.DataFrame,
     expression: np.ndarray,
@@ -94,39 +126,50 @@ def train_gene(
         "hyperparameters": {},
     }
     y = residualise(np.asarray(expression, dtype=np.float64), covariates, train_idx=train_idx)
-    empty_importance = pd.DataFrame(columns=["chrom", "pos", "ref", "alt", "importance"])
+    empty_importance = pd.DataFrame(columns=[*VARIANT_KEY, "importance"])
     try:
         if dosages.shape[1] == 0:
             raise GeneSkipped("no_variants", "no variant passed the filters in the window")
         if np.ptp(np.asarray(expression)[train_idx]) == 0:
             raise GeneSkipped("constant_expression", "expression is constant in training")
         model = make_model(model_name, model_params)
-        start = time.perf_counter()
-        model.fit(
-            TrainingInputs(
-                x=dosages[train_idx],
-                y=y[train_idx],
-                folds=train_folds,
-                variants=variants,
-                seed=this_seed,
-                threads=threads,
-            )
+        inputs = training_inputs(
+            dosages=dosages,
+            variants=variants,
+            adjusted=y,
+            train_idx=train_idx,
+            train_folds=train_folds,
+            tss=tss,
+            window_bp=window_bp,
+            seed=this_seed,
+            threads=threads,
         )
+        start = time.perf_counter()
+        model.fit(inputs)
         record["fit_seconds"] = time.perf_counter() - start
         predicted = np.asarray(model.predict(dosages[test_idx]), dtype=np.float64)
     except GeneSkipped as skipped:
         record |= {"status": "skipped", "reason": str(skipped)}
-        return TrainResult(record, _predictions(samples, test_idx, y, None), empty_importance)
+        return TrainResult(record, _predictions(samples, test_idx, y, None), empty_importance, None)
     record |= prediction_metrics(y[test_idx], predicted)
     record |= {
         "status": "ok",
         "reason": "",
         "n_nonzero": model.n_nonzero(),
         "hyperparameters": model.hyperparameters(),
+        "device": getattr(model, "device_name", "cpu"),
     }
-    importance = variants[["chrom", "pos", "ref", "alt"]].copy()
+    importance = variants[list(VARIANT_KEY)].copy()
     importance["importance"] = model.importance()
-    return TrainResult(record, _predictions(samples, test_idx, y, predicted), importance)
+    artefact = {
+        "model": model_name,
+        "gene_id": gene_id,
+        "split": split,
+        "twasnet_version": __version__,
+        "variants": variants[["chrom", "pos", "variant_id", "ref", "alt"]].to_dict(orient="list"),
+        "state": model.state(),
+    }
+    return TrainResult(record, _predictions(samples, test_idx, y, predicted), importance, artefact)
 
 
 def _predictions(samples, test_idx, y, predicted) -> pd.DataFrame:

@@ -65,6 +65,28 @@ def write_json(record: dict, path: str | Path) -> None:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
+def write_artefact(artefact: dict, path: str | Path) -> None:
+    """Write a model artefact atomically: ``torch.save`` for ``.pt`` paths, JSON otherwise."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        import torch
+
+        with atomic_output(path) as tmp:
+            torch.save(artefact, tmp)
+    else:
+        write_json(artefact, path)
+
+
+def read_artefact(path: str | Path) -> dict:
+    """Read an artefact written by :func:`write_artefact` (on the CPU)."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        import torch
+
+        return torch.load(path, map_location="cpu", weights_only=False)
+    return read_json(path)
+
+
 def read_json(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 

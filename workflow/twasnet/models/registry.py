@@ -15,8 +15,6 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from twasnet.models.enet import ElasticNetCV
-
 
 @dataclass(frozen=True)
 class TrainingInputs:
@@ -24,13 +22,16 @@ class TrainingInputs:
 
     ``x`` (n_train, p) raw dosages of training individuals; ``y`` (n_train,) covariate-adjusted
     expression; ``folds`` (n_train,) inner-CV labels; ``variants`` (p rows, with ``annot_*``
-    columns); ``seed`` for any randomness; ``threads`` the CPU threads granted to the job.
+    columns); ``features`` (p, d) per-variant annotation features
+    (:func:`twasnet.models.features.annotation_features`); ``seed`` for any randomness;
+    ``threads`` the CPU threads granted to the job.
     """
 
     x: np.ndarray
     y: np.ndarray
     folds: np.ndarray
     variants: pd.DataFrame
+    features: np.ndarray
     seed: int
     threads: int = 1
 
@@ -41,6 +42,7 @@ class Estimator(Protocol):
     def importance(self) -> np.ndarray: ...
     def hyperparameters(self) -> dict: ...
     def n_nonzero(self) -> int: ...
+    def state(self) -> dict: ...
 
 
 class ElasticNetModel:
@@ -50,9 +52,11 @@ class ElasticNetModel:
         self.alpha = alpha
         self.n_lambda = n_lambda
         self.lambda_min_ratio = lambda_min_ratio
-        self._fit: ElasticNetCV | None = None
+        self._fit = None  # a fitted twasnet.models.enet.ElasticNetCV
 
     def fit(self, inputs: TrainingInputs) -> ElasticNetModel:
+        from twasnet.models.enet import ElasticNetCV
+
         self._fit = ElasticNetCV(
             alpha=self.alpha,
             n_lambda=self.n_lambda,
@@ -78,10 +82,45 @@ class ElasticNetModel:
     def n_nonzero(self) -> int:
         return int(np.count_nonzero(self._fit.coef_))
 
+    def state(self) -> dict:
+        """Prediction is ``intercept + dosages @ coef`` on the original dosage scale."""
+        return {
+            "kind": "linear",
+            "coef": np.asarray(self._fit.coef_, dtype=np.float64),
+            "intercept": float(self._fit.intercept_),
+        } | self.hyperparameters()
 
+
+def _enet_annot(params: dict) -> Estimator:
+    from twasnet.models.enet_annot import AnnotatedElasticNetModel
+
+    return AnnotatedElasticNetModel(**params)
+
+
+def _cnn(params: dict) -> Estimator:
+    from twasnet.models.deep import CNNModel
+
+    return CNNModel(**params)
+
+
+def _cnn_annot(params: dict) -> Estimator:
+    from twasnet.models.deep import AnnotatedCNNModel
+
+    return AnnotatedCNNModel(**params)
+
+
+# Factories import their module on first use, so a job loads only what its model needs.
 MODELS: dict[str, Callable[[dict], Estimator]] = {
     "enet": lambda params: ElasticNetModel(**params),
+    "enet_annot": _enet_annot,
+    "cnn": _cnn,
+    "cnn_annot": _cnn_annot,
+    "cnn_annot_local": lambda params: _cnn_annot({**params, "prior_path": None}),
 }
+# Models whose artefact holds torch tensors (saved as .pt); the others are saved as JSON.
+DEEP_MODELS = ("cnn", "cnn_annot", "cnn_annot_local")
+# Models that need an across-gene prior fitted on training individuals before per-gene training.
+PRIOR_MODELS = ("enet_annot", "cnn_annot")
 
 
 def make_model(name: str, params: dict) -> Estimator:

@@ -1,0 +1,28 @@
+"""Snakemake entry point: fit an annotation model's across-gene prior for one split."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
+
+from twasnet.logs import run_logged  # noqa: E402
+from twasnet.stages import fit_prior  # noqa: E402
+
+sm = snakemake  # noqa: F821
+run_logged(
+    sm.log[0],
+    fit_prior,
+    model_name=sm.params.model,
+    model_params=dict(sm.params.model_params),
+    split=int(sm.wildcards.split),
+    selection_path=sm.input.selection,
+    store_dirs=sorted({str(Path(p).parent) for p in sm.input.stores}),
+    samples_path=sm.input.samples,
+    expression_path=sm.input.expression,
+    covariates_path=sm.input.covariates,
+    split_path=sm.input.split,
+    window_bp=sm.params.window_bp,
+    seed=sm.params.seed,
+    threads=sm.threads,
+    out_path=sm.output.prior,
+)

@@ -1,0 +1,253 @@
+"""Deep models: layer shapes, scaling L1, shared prior, determinism, devices, no leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from twasnet.models.cnn import (
+    AnnotatedScaling,
+    AnnotationPrior,
+    ConvBody,
+    InputScaling,
+    ScaledCNN,
+    block_lengths,
+    check_architecture,
+)
+from twasnet.models.deep import (
+    AnnotatedCNNModel,
+    CNNModel,
+    PriorGene,
+    load_model,
+    load_prior,
+    save_prior,
+    train_annotation_prior,
+)
+from twasnet.models.registry import TrainingInputs
+
+FAST = {"max_epochs": 40, "patience": 8}
+
+
+def _genotypes(rng, n, p, rho=0.5):
+    z = np.empty((n, p))
+    z[:, 0] = rng.standard_normal(n)
+    for j in range(1, p):
+        z[:, j] = rho * z[:, j - 1] + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    return (z > 0.4).astype(float) + (z > 1.2)
+
+
+def _gene(seed=0, n=160, p=30, causal=(5, 20), noise=0.5, recessive=False):
+    rng = np.random.default_rng(seed)
+    x = _genotypes(rng, n, p)
+    if recessive:
+        g = 2.0 * (x[:, causal[0]] == 2)
+    else:
+        g = x[:, list(causal)].sum(axis=1)
+    y = g + noise * rng.standard_normal(n)
+    features = np.column_stack([np.isin(np.arange(p), causal), rng.random(p)]).astype(np.float32)
+    return x, y, features
+
+
+def _inputs(x, y, features, seed=1, n_folds=4):
+    return TrainingInputs(
+        x=x,
+        y=y,
+        folds=np.arange(len(y)) % n_folds,
+        variants=pd.DataFrame(index=range(x.shape[1])),
+        features=features,
+        seed=seed,
+        threads=1,
+    )
+
+
+@pytest.mark.parametrize("norm", ["batch", "layer", "none"])
+@pytest.mark.parametrize("linear_path", [True, False])
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        {"channels": [4], "kernel_size": 3, "stride": 1, "dilation": 1, "pool": 1},
+        {"channels": [4, 8], "kernel_size": 5, "stride": 2, "dilation": 2, "pool": 2},
+        {"channels": [2, 3, 4], "kernel_size": 4, "stride": 3, "dilation": 1, "pool": 3},
+    ],
+)
+def test_shapes_through_every_block(blocks, linear_path, norm):
+    arch = check_architecture({**blocks, "linear_path": linear_path, "norm": norm})
+    p = 37
+    body = ConvBody(p, arch)
+    lengths = block_lengths(p, arch)
+    h = torch.randn(5, p).unsqueeze(1)
+    for block, c_out, length in zip(body.blocks, arch["channels"], lengths[1:], strict=True):
+        h = block(h)
+        assert h.shape == (5, c_out, length)
+    net = ScaledCNN(InputScaling(p, 0.1), body)
+    assert net(torch.randn(5, p)).shape == (5,)
+
+
+def test_bad_architecture_is_rejected():
+    with pytest.raises(ValueError, match="activation"):
+        check_architecture({"activation": "tanh"})
+    with pytest.raises(ValueError, match="unknown architecture"):
+        check_architecture({"kernel": 3})
+
+
+def test_stronger_l1_zeroes_more_scaling_weights_and_causal_variants_rank_top():
+    x, y, f = _gene(seed=3, noise=0.4)
+    inp = _inputs(x, y, f)
+    weak = CNNModel(training={**FAST, "l1_scaling": 0.01}, grid={}, device="cpu").fit(inp)
+    strong = CNNModel(training={**FAST, "l1_scaling": 0.3}, grid={}, device="cpu").fit(inp)
+    near0 = [int(np.sum(m.importance() < 1e-3)) for m in (weak, strong)]
+    assert near0[1] > near0[0]
+    assert set(np.argsort(-strong.importance())[:2]) == {5, 20}
+    assert strong.n_nonzero() < x.shape[1]
+
+
+def _prior_genes(n_genes=3, p=24):
+    genes = []
+    for i in range(n_genes):
+        x, y, f = _gene(seed=10 + i, n=120, p=p, causal=(3 + i, 15))
+        genes.append(PriorGene(x=x, y=y, folds=np.arange(120) % 4, features=f))
+    return genes
+
+
+def test_shared_prior_gets_gradient_from_every_gene():
+    genes = _prior_genes()
+    arch = check_architecture({"channels": [2], "kernel_size": 3})
+    d = genes[0].features.shape[1]
+    theta = AnnotationPrior(d, [4], init=0.1, feature_mean=torch.zeros(d), feature_sd=torch.ones(d))
+    torch.nn.init.normal_(theta.mlp[-1].weight)  # non-zero so gradients reach the first layer
+    nets = [
+        ScaledCNN(AnnotatedScaling(theta, torch.tensor(g.features)), ConvBody(g.x.shape[1], arch))
+        for g in genes
+    ]
+    for net in nets:
+        net.eval()  # no dropout: the joint gradient must equal the sum of the per-gene ones
+    grads = []
+    for g, net in zip(genes, nets, strict=True):
+        theta.zero_grad()
+        loss = torch.mean((net(torch.tensor(g.x, dtype=torch.float32)) - torch.tensor(g.y)) ** 2)
+        loss.backward()
+        grads.append(theta.mlp[0].weight.grad.clone())
+        assert torch.count_nonzero(grads[-1]) > 0
+    theta.zero_grad()
+    total = sum(
+        torch.mean((n(torch.tensor(g.x, dtype=torch.float32)) - torch.tensor(g.y)) ** 2)
+        for g, n in zip(genes, nets, strict=True)
+    )
+    total.backward()
+    torch.testing.assert_close(theta.mlp[0].weight.grad, sum(grads))
+
+
+def test_prior_trains_saves_loads_and_frozen_mode_keeps_theta(tmp_path):
+    genes = _prior_genes()
+    train = {**FAST, "max_epochs": 10}
+    state = train_annotation_prior(
+        genes, architecture={}, training=train, prior={"max_epochs": 10}, seed=3, device="cpu"
+    )
+    assert state["n_genes"] == 3 and 1 <= state["best_epoch"] <= state["n_epochs_run"]
+    path = tmp_path / "prior.pt"
+    save_prior(state, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["prior.pt"]  # no temporary file left
+    loaded = load_prior(path)
+    for k, v in state["theta"].items():
+        assert torch.equal(loaded["theta"][k], v)
+
+    x, y, f = _gene(seed=30, n=120, p=24)
+    frozen = AnnotatedCNNModel(training=FAST, grid={}, prior_path=str(path), device="cpu")
+    frozen.fit(_inputs(x, y, f))
+    after = frozen.net.scaling.prior.mlp.state_dict()
+    for k, v in state["theta"].items():
+        assert torch.equal(after[k], v)
+    tuned = AnnotatedCNNModel(
+        training=FAST, grid={}, prior_path=str(path), prior_mode="finetune", device="cpu"
+    ).fit(_inputs(x, y, f))
+    changed = tuned.net.scaling.prior.mlp.state_dict()
+    assert any(not torch.equal(changed[k], v) for k, v in state["theta"].items())
+
+
+def test_missing_prior_file_is_a_clear_error(tmp_path):
+    from twasnet.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        load_prior(tmp_path / "nope.pt")
+
+
+def test_same_seed_same_weights_different_seed_different():
+    x, y, f = _gene(seed=4)
+
+    def fit(seed, cls=CNNModel):
+        return cls(training=FAST, device="cpu").fit(_inputs(x, y, f, seed=seed))
+
+    a, b, c = fit(7), fit(7), fit(8)
+    assert np.array_equal(a.predict(x), b.predict(x))
+    for k, v in a.state()["state_dict"].items():
+        assert torch.equal(v, b.state()["state_dict"][k])
+    assert not np.array_equal(a.predict(x), c.predict(x))
+    la, lb = fit(7, AnnotatedCNNModel), fit(7, AnnotatedCNNModel)
+    assert np.array_equal(la.predict(x), lb.predict(x))
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request):
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA")
+    return request.param
+
+
+def test_fit_predict_on_device(device):
+    x, y, f = _gene(seed=5, n=100, p=24)
+    m = CNNModel(training={**FAST, "max_epochs": 5}, device=device).fit(_inputs(x, y, f))
+    assert m.device_name == device
+    pred = m.predict(x)
+    assert pred.shape == (100,) and np.all(np.isfinite(pred))
+    hp = m.hyperparameters()
+    assert {"l1_scaling", "best_epoch", "n_epochs_run", "val_mse"} <= set(hp)
+    assert m.importance().shape == (24,)
+
+
+def test_validation_rows_steer_early_stopping_but_not_standardisation():
+    x, y, f = _gene(seed=6)
+    folds = np.arange(len(y)) % 4
+    base = CNNModel(training=FAST, grid={}, device="cpu").fit(_inputs(x, y, f))
+    y2 = y.copy()
+    y2[folds == 0] = np.random.default_rng(0).standard_normal(int(np.sum(folds == 0))) * 5
+    x2 = x.copy()
+    x2[folds == 0] = 2.0  # validation dosages must not enter the standardisation either
+    other = CNNModel(training=FAST, grid={}, device="cpu").fit(_inputs(x2, y2, f))
+    fit_rows = folds != 0
+    np.testing.assert_allclose(other._x_mean, x[fit_rows].mean(axis=0))
+    np.testing.assert_allclose(other._y_mean, y[fit_rows].mean())
+    assert other.hyperparameters()["best_epoch"] != base.hyperparameters()["best_epoch"] or not (
+        np.array_equal(other.predict(x), base.predict(x))
+    )
+
+
+@pytest.mark.parametrize("cls", [CNNModel, AnnotatedCNNModel])
+def test_state_round_trip_predicts_identically(cls):
+    x, y, f = _gene(seed=8)
+    m = cls(training={**FAST, "max_epochs": 8}, device="cpu").fit(_inputs(x, y, f))
+    back = load_model(m.state())
+    assert np.array_equal(back.predict(x), m.predict(x))
+    assert np.array_equal(back.importance(), m.importance())
+    assert back.hyperparameters() == m.hyperparameters()
+
+
+def test_cnn_beats_least_squares_on_a_recessive_variant():
+    x, y, f = _gene(seed=9, n=500, p=15, causal=(7, 7), noise=0.3, recessive=True)
+    train, test = np.arange(400), np.arange(400, 500)
+    m = CNNModel(
+        architecture={"channels": [8], "kernel_size": 3, "stride": 1, "pool": 1, "hidden": 16},
+        training={"max_epochs": 300, "patience": 30, "lr": 0.01},
+        grid={"l1_scaling": [0.01]},
+        device="cpu",
+    ).fit(_inputs(x[train], y[train], f))
+
+    def r2(pred):
+        return 1 - np.sum((y[test] - pred) ** 2) / np.sum((y[test] - y[test].mean()) ** 2)
+
+    mean, sd = x[train].mean(0), x[train].std(0)
+    design = np.column_stack([np.ones(400), (x[train] - mean) / sd])
+    beta = np.linalg.lstsq(design, y[train], rcond=None)[0]
+    linear = np.column_stack([np.ones(100), (x[test] - mean) / sd]) @ beta
+    assert r2(m.predict(x[test])) > r2(linear) + 0.05

@@ -1,0 +1,825 @@
+"""Deep models of expression from cis genotypes: training loop, estimators, shared prior.
+
+Models (modules in :mod:`twasnet.models.cnn`):
+
+* ``cnn`` (:class:`CNNModel`): standardised dosages -> per-variant scaling ``s`` -> 1-D conv
+  encoder -> dense head (+ optional linear path) -> expression.
+* ``cnn_annot`` (:class:`AnnotatedCNNModel` with ``prior_path``): ``s_j = f_theta(a_j) + delta_j``
+  with ``theta`` trained across genes by :func:`train_annotation_prior`, frozen or fine-tuned.
+* ``cnn_annot_local`` (:class:`AnnotatedCNNModel` without ``prior_path``): ``theta`` learned on
+  this gene alone.
+
+Training of every model (one gene):
+
+* The inner-CV fold 0 of the training individuals is the validation set (the smallest label when
+  there is no fold 0); the other rows are the fitting rows. Dosages are standardised with the
+  fitting rows' mean and population sd (constant columns -> 0), expression is centred and scaled
+  by the fitting rows' mean and sd; predictions are returned on expression's original scale.
+* Loss: MSE on standardised expression + ``l1_scaling * sum_j |s_j|`` (+ ``l1_deviation *
+  sum_j |delta_j|`` for the annotated models). AdamW; weight decay on network weights and
+  ``theta``, none on ``s``/``delta``, which have their own learning rate ``lr_scaling``. The L1
+  on a parameter (``s`` for ``cnn``, ``delta``) is a proximal step after each Adam step
+  (soft-threshold in Adam's diagonal metric, :func:`_prox`), so unimportant variants sit at
+  exactly 0; for annotated models the L1 on ``s = f(a) + delta`` is a subgradient term.
+* ``norm: batch`` keeps running statistics that lag badly under full-batch training (one update
+  per epoch) and ruined validation predictions in our measurements; the default is ``none``.
+* Mini-batches of ``batch_size`` fitting rows (0/None or >= the fitting rows: full batch),
+  early stopping on validation MSE with ``patience`` epochs, the best epoch's weights restored.
+* Hyper-parameters: every point of ``grid`` (key -> list of values; keys of ``training``,
+  ``architecture`` or, for annotated models, ``l1_deviation``) is trained with the same seed; the
+  point with the lowest validation MSE is kept. The returned model is that point's early-stopped
+  model trained on the fitting rows only: there is **no refit** on all training individuals.
+* Reproducibility: :func:`twasnet.device.seed_everything` before every grid point; on CPU the same
+  inputs and seed give bit-identical weights and predictions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from twasnet.device import resolve_device, seed_everything
+from twasnet.errors import GeneSkipped, InputError
+from twasnet.io.store import atomic_output
+from twasnet.models.cnn import (
+    ARCHITECTURE_DEFAULTS,
+    AnnotatedScaling,
+    AnnotationPrior,
+    ConvBody,
+    InputScaling,
+    ScaledCNN,
+    check_architecture,
+)
+
+__all__ = [
+    "TRAINING_DEFAULTS",
+    "PRIOR_DEFAULTS",
+    "CNNModel",
+    "AnnotatedCNNModel",
+    "PriorGene",
+    "load_model",
+    "train_annotation_prior",
+    "save_prior",
+    "load_prior",
+]
+
+TRAINING_DEFAULTS: dict = {
+    "lr": 0.003,
+    "weight_decay": 0.0001,
+    "batch_size": 0,  # 0: full batch (fastest on CPU at n ~ 500; see benchmarks/deep.py)
+    "max_epochs": 150,
+    "patience": 15,
+    "l1_scaling": 0.1,
+    "lr_scaling": 0.001,  # learning rate of s / delta (0: same as lr)
+}
+PRIOR_DEFAULTS: dict = {
+    "hidden": [16],
+    "l1_deviation": 0.01,
+    "max_epochs": 100,
+    "patience": 10,
+    "lr": 0.003,
+    "genes_per_step": 8,
+}
+GRID_DEFAULT: dict = {"l1_scaling": [0.05, 0.2]}
+NONZERO_RELATIVE = 1e-3  # n_nonzero: |s_j| > NONZERO_RELATIVE * max_j |s_j|
+PRIOR_FORMAT = "twasnet-annotation-prior"
+_SD_RTOL = 1e-10
+
+
+# --------------------------------------------------------------------------- configuration
+def _check_training(training: dict | None) -> dict:
+    training = dict(training or {})
+    unknown = set(training) - set(TRAINING_DEFAULTS)
+    if unknown:
+        raise ValueError(
+            f"unknown training key(s) {sorted(unknown)}; known: {sorted(TRAINING_DEFAULTS)}"
+        )
+    out = {**TRAINING_DEFAULTS, **training}
+    out["lr"] = float(out["lr"])
+    out["weight_decay"] = float(out["weight_decay"])
+    out["l1_scaling"] = float(out["l1_scaling"])
+    out["lr_scaling"] = float(out["lr_scaling"] or out["lr"])
+    out["batch_size"] = int(out["batch_size"] or 0)
+    out["max_epochs"] = int(out["max_epochs"])
+    out["patience"] = int(out["patience"])
+    if out["lr"] <= 0 or out["max_epochs"] < 1 or out["patience"] < 1:
+        raise ValueError("training.lr must be > 0, max_epochs and patience >= 1")
+    if out["l1_scaling"] < 0 or out["weight_decay"] < 0 or out["batch_size"] < 0:
+        raise ValueError("training.l1_scaling, weight_decay and batch_size must be >= 0")
+    return out
+
+
+def _check_prior(prior: dict | None) -> dict:
+    prior = dict(prior or {})
+    unknown = set(prior) - set(PRIOR_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown prior key(s) {sorted(unknown)}; known: {sorted(PRIOR_DEFAULTS)}")
+    out = {**PRIOR_DEFAULTS, **prior}
+    out["hidden"] = [int(h) for h in out["hidden"]]
+    out["l1_deviation"] = float(out["l1_deviation"])
+    out["lr"] = float(out["lr"])
+    for key in ("max_epochs", "patience", "genes_per_step"):
+        out[key] = int(out[key])
+        if out[key] < 1:
+            raise ValueError(f"prior.{key} must be >= 1, got {out[key]}")
+    return out
+
+
+def _grid_points(grid: dict | None, *, allowed: set[str]) -> list[dict]:
+    """The grid's points in a fixed order (keys sorted, values as given); ``[{}]`` when empty."""
+    grid = GRID_DEFAULT if grid is None else dict(grid)
+    unknown = set(grid) - allowed
+    if unknown:
+        raise ValueError(f"unknown grid key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    keys = sorted(grid)
+    values = [list(grid[k]) if isinstance(grid[k], list | tuple) else [grid[k]] for k in keys]
+    if any(len(v) == 0 for v in values):
+        raise ValueError("every grid key needs at least one value")
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*values)]
+
+
+def _split_point(point: dict, arch: dict, training: dict, prior: dict | None):
+    """Apply a grid point to copies of the three config dicts."""
+    arch, training = dict(arch), dict(training)
+    prior = dict(prior) if prior is not None else None
+    for key, value in point.items():
+        if key in TRAINING_DEFAULTS:
+            training[key] = value
+        elif key in ARCHITECTURE_DEFAULTS:
+            arch[key] = value
+        else:
+            prior[key] = value
+    arch = check_architecture(arch)
+    training = _check_training(training)
+    return arch, training, (_check_prior(prior) if prior is not None else None)
+
+
+def _plain(value):
+    """JSON-friendly copy of a config value (numpy scalars -> Python)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------- data preparation
+@dataclass
+class _Prepared:
+    """One gene's standardised fitting/validation tensors and the statistics used."""
+
+    x_fit: torch.Tensor  # (n_fit, p)
+    y_fit: torch.Tensor  # (n_fit,)
+    x_val: torch.Tensor  # (n_val, p)
+    y_val: torch.Tensor  # (n_val,)
+    x_mean: np.ndarray  # (p,)
+    x_scale: np.ndarray  # (p,) 1/sd, 0 for constant columns
+    y_mean: float
+    y_sd: float
+
+
+def validation_mask(folds: np.ndarray) -> np.ndarray:
+    """Rows used for early stopping and grid choice (n,): fold 0, or the smallest fold label."""
+    folds = np.asarray(folds)
+    labels = np.unique(folds)
+    if labels.size < 2:
+        raise ValueError("folds must contain at least 2 distinct labels (validation + fitting)")
+    label = 0 if 0 in labels else labels.min()
+    return folds == label
+
+
+def standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean (p,) and scale (p,) = 1/population sd, 0 for constant columns, of ``x``."""
+    mean = x.mean(axis=0)
+    sd = x.std(axis=0)
+    keep = sd > _SD_RTOL * (np.abs(mean) + 1.0)
+    scale = np.zeros_like(sd)
+    scale[keep] = 1.0 / sd[keep]
+    return mean, scale
+
+
+def _check_xy(x, y, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise ValueError(f"x must be 2-D (n, p) with p >= 1, got shape {x.shape}")
+    y = np.asarray(y, dtype=np.float64)
+    folds = np.asarray(folds)
+    if y.shape != (x.shape[0],) or folds.shape != (x.shape[0],):
+        raise ValueError(
+            f"y {y.shape} and folds {folds.shape} must both have shape ({x.shape[0]},)"
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite; impute missing dosages first")
+    return x, y, folds
+
+
+def _prepare(x, y, folds, device: torch.device) -> _Prepared:
+    x, y, folds = _check_xy(x, y, folds)
+    val = validation_mask(folds)
+    fit = ~val
+    x_mean, x_scale = standardisation(x[fit])
+    y_mean = float(y[fit].mean())
+    y_sd = float(y[fit].std())
+    if not y_sd > _SD_RTOL * (abs(y_mean) + 1.0):
+        raise GeneSkipped("constant_expression", "expression is constant in the fitting rows")
+    xs = ((x - x_mean) * x_scale).astype(np.float32)
+    ys = ((y - y_mean) / y_sd).astype(np.float32)
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+    return _Prepared(t(xs[fit]), t(ys[fit]), t(xs[val]), t(ys[val]), x_mean, x_scale, y_mean, y_sd)
+
+
+# --------------------------------------------------------------------------- training loop
+def _smooth_penalty(net: ScaledCNN, s: torch.Tensor, l1_scaling: float) -> torch.Tensor | float:
+    """L1 terms left in the loss (subgradient): ``l1_scaling * sum|s|`` for annotated scaling,
+    where ``s`` is not a parameter. Penalties on parameters are applied by :func:`_prox`."""
+    if isinstance(net.scaling, AnnotatedScaling) and l1_scaling > 0:
+        return l1_scaling * s.abs().sum()
+    return 0.0
+
+
+def _l1_params(net: ScaledCNN, l1_scaling: float, l1_deviation: float):
+    """(parameter, L1 strength) handled by the proximal step: ``s`` (cnn) or ``delta``."""
+    if isinstance(net.scaling, InputScaling):
+        return [(net.scaling.s, l1_scaling)]
+    return [(net.scaling.delta, l1_deviation)]
+
+
+@torch.no_grad()
+def _prox(optimiser: torch.optim.Optimizer, params) -> None:
+    """Soft-threshold after an Adam(W) step, in Adam's diagonal metric (proximal Adam).
+
+    Entry j of a parameter with L1 strength ``lam`` is shrunk towards 0 by
+    ``lr * lam / (sqrt(v_hat_j) + eps)``, the amount a gradient ``lam`` would move it: an entry
+    whose data gradient stays below ``lam`` is held at exactly 0.
+    """
+    group = optimiser.param_groups[-1]
+    lr, eps = group["lr"], group["eps"]
+    beta2 = group["betas"][1]
+    for p, lam in params:
+        if lam <= 0 or p not in optimiser.state:
+            continue
+        state = optimiser.state[p]
+        step = float(state["step"])
+        v_hat = state["exp_avg_sq"] / (1.0 - beta2**step)
+        threshold = lr * lam / (v_hat.sqrt() + eps)
+        p.copy_(torch.sign(p) * torch.clamp(p.abs() - threshold, min=0.0))
+
+
+def _param_groups(
+    nets: list[ScaledCNN], weight_decay: float, lr_l1: float, shared: nn.Module | None = None
+):
+    l1 = {id(p) for net in nets for p, _ in _l1_params(net, 0.0, 0.0)}
+    shared_ids = {id(p) for p in shared.parameters()} if shared is not None else set()
+    decay, no_decay, l1_group, seen = [], [], [], set()
+    for net in nets:
+        for p in net.parameters():
+            if not p.requires_grad or id(p) in seen:
+                continue
+            seen.add(id(p))
+            if id(p) in l1:
+                l1_group.append(p)
+            elif id(p) in shared_ids or p.ndim > 1:
+                decay.append(p)
+            else:
+                no_decay.append(p)  # biases and norm parameters
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    groups.append({"params": l1_group, "weight_decay": 0.0, "lr": lr_l1})  # last: see _prox
+    return groups
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor] | None:
+    """Shuffled near-equal row chunks of ~batch_size (never of size 1); None for full batch."""
+    if batch_size <= 0 or batch_size >= n:
+        return None
+    n_batches = max(1, math.ceil(n / batch_size))
+    if n // n_batches < 2:
+        n_batches = max(1, n // 2)
+    perm = torch.randperm(n, generator=generator)
+    return list(torch.tensor_split(perm, n_batches))
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _train_net(
+    net: ScaledCNN,
+    data: _Prepared,
+    *,
+    training: dict,
+    l1_deviation: float,
+    seed: int,
+) -> dict:
+    """Train ``net`` in place with early stopping; best epoch's weights restored.
+
+    Returns ``{"val_mse", "best_epoch", "n_epochs_run"}`` (val MSE on standardised expression).
+    """
+    optimiser = torch.optim.AdamW(
+        _param_groups([net], training["weight_decay"], training["lr_scaling"]), lr=training["lr"]
+    )
+    generator = torch.Generator().manual_seed(int(seed) % (2**63))
+    l1 = training["l1_scaling"]
+    l1_params = _l1_params(net, l1, l1_deviation)
+    n_fit = data.x_fit.shape[0]
+    best, best_epoch, best_state, stale, epoch = math.inf, 0, _snapshot(net), 0, 0
+    for epoch in range(1, training["max_epochs"] + 1):
+        net.train()
+        chunks = _batches(n_fit, training["batch_size"], generator)
+        for rows in chunks if chunks is not None else [None]:
+            xb = data.x_fit if rows is None else data.x_fit[rows.to(data.x_fit.device)]
+            yb = data.y_fit if rows is None else data.y_fit[rows.to(data.y_fit.device)]
+            optimiser.zero_grad(set_to_none=True)
+            s = net.scaling.weights()
+            loss = torch.mean((net(xb, s) - yb) ** 2) + _smooth_penalty(net, s, l1)
+            loss.backward()
+            optimiser.step()
+            _prox(optimiser, l1_params)
+        net.eval()
+        with torch.no_grad():
+            val = float(torch.mean((net(data.x_val) - data.y_val) ** 2))
+        if val < best:
+            best, best_epoch, best_state, stale = val, epoch, _snapshot(net), 0
+        else:
+            stale += 1
+            if stale >= training["patience"]:
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    return {"val_mse": best, "best_epoch": best_epoch, "n_epochs_run": epoch}
+
+
+# --------------------------------------------------------------------------- estimators
+class _DeepBase:
+    """Shared fit/predict/state logic; subclasses build the network for a grid point."""
+
+    kind = "base"
+
+    def __init__(self, *, architecture, training, grid, device) -> None:
+        self.architecture = check_architecture(dict(architecture or {}))
+        self.training = _check_training(training)
+        self.grid = _plain(GRID_DEFAULT if grid is None else dict(grid))
+        self.device = str(device)
+        self._points = _grid_points(self.grid, allowed=self._grid_keys())
+        for point in self._points:  # fail at construction on bad grid values
+            _split_point(point, self.architecture, self.training, self._prior_config())
+        self.net: ScaledCNN | None = None
+        self.device_name: str | None = None
+
+    # hooks
+    def _grid_keys(self) -> set[str]:
+        return set(TRAINING_DEFAULTS) | set(ARCHITECTURE_DEFAULTS)
+
+    def _prior_config(self) -> dict | None:
+        return None
+
+    def _build(self, n_variants: int, arch: dict, prior: dict | None, features) -> ScaledCNN:
+        raise NotImplementedError
+
+    def _check_features(self, features, n_variants: int):
+        return None
+
+    # protocol
+    def fit(self, inputs) -> _DeepBase:
+        """Fit on ``inputs`` (:class:`twasnet.models.registry.TrainingInputs`): every grid point
+        early-stopped on the fold-0 rows, the best kept (no refit on all training rows)."""
+        torch.set_num_threads(max(1, int(inputs.threads)))
+        device = resolve_device(self.device)
+        x = np.asarray(inputs.x)
+        features = self._check_features(getattr(inputs, "features", None), x.shape[1])
+        data = _prepare(x, inputs.y, inputs.folds, device)
+        best = None
+        for point in self._points:
+            arch, training, prior = _split_point(
+                point, self.architecture, self.training, self._prior_config()
+            )
+            seed_everything(inputs.seed)
+            net = self._build(x.shape[1], arch, prior, features).to(device)
+            info = _train_net(
+                net,
+                data,
+                training=training,
+                l1_deviation=prior["l1_deviation"] if prior is not None else 0.0,
+                seed=inputs.seed,
+            )
+            if best is None or info["val_mse"] < best[1]["val_mse"]:
+                best = (point, info, net, arch, training, prior)
+        point, info, net, arch, training, prior = best
+        self.net = net
+        self._chosen = {"point": _plain(point), **info}
+        self._arch, self._training, self._prior = arch, training, prior
+        self._features = features
+        self._x_mean, self._x_scale = data.x_mean, data.x_scale
+        self._y_mean, self._y_sd = data.y_mean, data.y_sd
+        self.device_name = device.type
+        return self
+
+    def _require_fit(self) -> None:
+        if self.net is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted expression (m,) for raw dosages ``x`` (m, p)."""
+        self._require_fit()
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self._x_mean.shape[0]:
+            raise ValueError(f"x must have shape (m, {self._x_mean.shape[0]}), got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError("x must be finite; impute missing dosages first")
+        xs = ((x - self._x_mean) * self._x_scale).astype(np.float32)
+        device = next(self.net.parameters()).device
+        self.net.eval()
+        with torch.no_grad():
+            out = self.net(torch.from_numpy(xs).to(device)).cpu().numpy().astype(np.float64)
+        return out * self._y_sd + self._y_mean
+
+    def scaling(self) -> np.ndarray:
+        """Effective scaling weights ``s`` (p,) of the chosen model."""
+        self._require_fit()
+        with torch.no_grad():
+            return self.net.scaling.weights().detach().cpu().numpy().astype(np.float64)
+
+    def importance(self) -> np.ndarray:
+        """|s_j| (p,): the absolute effective scaling weight of each variant."""
+        return np.abs(self.scaling())
+
+    def n_nonzero(self) -> int:
+        """Variants with ``|s_j| > 1e-3 * max_j |s_j|`` (0 when every ``s_j`` is 0)."""
+        imp = self.importance()
+        top = float(imp.max()) if imp.size else 0.0
+        return int(np.count_nonzero(imp > NONZERO_RELATIVE * top)) if top > 0 else 0
+
+    def hyperparameters(self) -> dict:
+        """Chosen grid point, its validation MSE (standardised y), best epoch, epochs run."""
+        self._require_fit()
+        c = self._chosen
+        return {
+            **c["point"],
+            "val_mse": float(c["val_mse"]),
+            "best_epoch": int(c["best_epoch"]),
+            "n_epochs_run": int(c["n_epochs_run"]),
+        }
+
+    def state(self) -> dict:
+        """Everything needed to predict from new genotypes (plain tensors and Python values)."""
+        self._require_fit()
+        return {
+            "model": self.kind,
+            "architecture": _plain(self._arch),
+            "training": _plain(self._training),
+            "prior_config": _plain(self._prior),
+            "grid": self.grid,
+            "chosen": _plain(self._chosen),
+            "n_variants": int(self._x_mean.shape[0]),
+            "x_mean": torch.from_numpy(self._x_mean.copy()),
+            "x_scale": torch.from_numpy(self._x_scale.copy()),
+            "y_mean": float(self._y_mean),
+            "y_sd": float(self._y_sd),
+            "state_dict": {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()},
+            **self._extra_state(),
+        }
+
+    def _extra_state(self) -> dict:
+        return {}
+
+
+class CNNModel(_DeepBase):
+    """``cnn``: learnable per-variant input scaling -> 1-D conv encoder -> dense head.
+
+    ``architecture``/``training``/``grid`` as the module docstring (missing keys take
+    :data:`ARCHITECTURE_DEFAULTS`/:data:`TRAINING_DEFAULTS`); ``device`` "auto"/"cpu"/"cuda".
+    """
+
+    kind = "cnn"
+
+    def __init__(
+        self,
+        *,
+        architecture: dict | None = None,
+        training: dict | None = None,
+        grid: dict | None = None,
+        device: str = "auto",
+        **ignored,
+    ) -> None:
+        super().__init__(architecture=architecture, training=training, grid=grid, device=device)
+
+    def _build(self, n_variants, arch, prior, features) -> ScaledCNN:
+        return ScaledCNN(InputScaling(n_variants, arch["scaling_init"]), ConvBody(n_variants, arch))
+
+
+class AnnotatedCNNModel(_DeepBase):
+    """``cnn_annot`` / ``cnn_annot_local``: scaling ``s_j = f_theta(a_j) + delta_j``.
+
+    With ``prior_path`` (a file of :func:`save_prior`), ``theta`` and the feature standardisation
+    come from the shared prior and are kept ``prior_mode="frozen"`` (bit-identical) or
+    fine-tuned (``"finetune"``). Without it (local mode), ``theta`` starts fresh and is learned on
+    this gene only, features standardised with this gene's variants. ``prior`` configures
+    ``hidden`` (local mode) and ``l1_deviation``.
+    """
+
+    kind = "cnn_annot"
+
+    def __init__(
+        self,
+        *,
+        architecture: dict | None = None,
+        training: dict | None = None,
+        grid: dict | None = None,
+        prior: dict | None = None,
+        prior_path: str | None = None,
+        prior_mode: str = "frozen",
+        device: str = "auto",
+        **ignored,
+    ) -> None:
+        if prior_mode not in ("frozen", "finetune"):
+            raise ValueError(f"prior_mode must be 'frozen' or 'finetune', got {prior_mode!r}")
+        self.prior_config = _check_prior(prior)
+        self.prior_path = None if prior_path is None else str(prior_path)
+        self.prior_mode = prior_mode
+        self._prior_state: dict | None = None
+        super().__init__(architecture=architecture, training=training, grid=grid, device=device)
+
+    def _grid_keys(self) -> set[str]:
+        return super()._grid_keys() | {"l1_deviation"}
+
+    def _prior_config(self) -> dict:
+        return self.prior_config
+
+    def _loaded_prior(self) -> dict | None:
+        if self.prior_path is not None and self._prior_state is None:
+            self._prior_state = load_prior(self.prior_path)
+        return self._prior_state
+
+    def _check_features(self, features, n_variants: int) -> np.ndarray:
+        if features is None:
+            raise ValueError("cnn_annot needs TrainingInputs.features (p, d)")
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[0] != n_variants:
+            raise ValueError(f"features must have shape ({n_variants}, d), got {features.shape}")
+        if not np.all(np.isfinite(features)):
+            raise ValueError("features contain NaN or infinite values")
+        state = self._loaded_prior()
+        if state is not None and features.shape[1] != state["n_features"]:
+            raise InputError(
+                f"{self.prior_path}: the annotation prior was trained on {state['n_features']} "
+                f"variant features, but this gene has {features.shape[1]}; retrain the prior with "
+                "the current annotation columns (delete the prior file and rerun)"
+            )
+        return features
+
+    def _build(self, n_variants, arch, prior, features) -> ScaledCNN:
+        state = self._loaded_prior()
+        if state is None:
+            mean, sd = _feature_stats([features])
+            theta = AnnotationPrior(
+                features.shape[1],
+                prior["hidden"],
+                init=arch["scaling_init"],
+                feature_mean=mean,
+                feature_sd=sd,
+                activation=arch["activation"],
+            )
+        else:
+            theta = _prior_module(state)
+            if self.prior_mode == "frozen":
+                theta.requires_grad_(False)
+        return ScaledCNN(AnnotatedScaling(theta, features), ConvBody(n_variants, arch))
+
+    def _extra_state(self) -> dict:
+        return {
+            "prior_path": self.prior_path,
+            "prior_mode": self.prior_mode if self.prior_path is not None else "local",
+            "prior_hidden": [
+                m.out_features for m in self.net.scaling.prior.mlp if isinstance(m, nn.Linear)
+            ][:-1],
+            "prior_activation": self._arch["activation"]
+            if self._prior_state is None
+            else self._prior_state["activation"],
+            "features": torch.from_numpy(self._features.copy()),
+        }
+
+
+def load_model(state: dict) -> CNNModel | AnnotatedCNNModel:
+    """Rebuild a fitted estimator from its :meth:`state` (on CPU); it predicts identically."""
+    kind = state.get("model")
+    arch = state["architecture"]
+    p = int(state["n_variants"])
+    if kind == "cnn":
+        model = CNNModel(architecture=arch, training=state["training"], grid=state["grid"])
+        net = ScaledCNN(InputScaling(p, arch["scaling_init"]), ConvBody(p, arch))
+        model._features = None
+    elif kind == "cnn_annot":
+        model = AnnotatedCNNModel(
+            architecture=arch,
+            training=state["training"],
+            grid=state["grid"],
+            prior=state["prior_config"],
+        )
+        model.prior_path = state["prior_path"]
+        model.prior_mode = state["prior_mode"] if state["prior_mode"] != "local" else "frozen"
+        features = state["features"].numpy()
+        d = features.shape[1]
+        theta = AnnotationPrior(
+            d,
+            state["prior_hidden"],
+            init=arch["scaling_init"],
+            feature_mean=torch.zeros(d),
+            feature_sd=torch.ones(d),
+            activation=state["prior_activation"],
+        )
+        net = ScaledCNN(AnnotatedScaling(theta, features), ConvBody(p, arch))
+        model._features = features
+    else:
+        raise ValueError(f"not a deep-model state (model={kind!r})")
+    net.load_state_dict(state["state_dict"])
+    net.eval()
+    model.net = net
+    model._arch, model._training, model._prior = arch, state["training"], state["prior_config"]
+    model._chosen = state["chosen"]
+    model._x_mean = state["x_mean"].numpy().copy()
+    model._x_scale = state["x_scale"].numpy().copy()
+    model._y_mean, model._y_sd = float(state["y_mean"]), float(state["y_sd"])
+    model.device_name = "cpu"
+    return model
+
+
+# --------------------------------------------------------------------------- shared prior
+@dataclass(frozen=True)
+class PriorGene:
+    """One gene's training data for the shared prior: ``x`` (n_train, p) raw dosages, ``y``
+    (n_train,), ``folds`` (n_train,) inner-CV labels, ``features`` (p, d) float32."""
+
+    x: np.ndarray
+    y: np.ndarray
+    folds: np.ndarray
+    features: np.ndarray
+
+
+def _feature_stats(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and sd (d,) over the rows of all feature matrices; constant features get sd 1."""
+    a = np.concatenate([np.asarray(f, dtype=np.float64) for f in features], axis=0)
+    mean = a.mean(axis=0)
+    sd = a.std(axis=0)
+    sd[~(sd > _SD_RTOL * (np.abs(mean) + 1.0))] = 1.0
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(sd, dtype=torch.float32)
+
+
+def _prior_module(state: dict) -> AnnotationPrior:
+    theta = AnnotationPrior(
+        int(state["n_features"]),
+        state["hidden"],
+        init=float(state["scaling_init"]),
+        feature_mean=state["feature_mean"],
+        feature_sd=state["feature_sd"],
+        activation=state["activation"],
+    )
+    theta.mlp.load_state_dict(state["theta"])
+    return theta
+
+
+def train_annotation_prior(
+    genes: list[PriorGene],
+    *,
+    architecture: dict | None = None,
+    training: dict | None = None,
+    prior: dict | None = None,
+    seed: int,
+    device: str = "auto",
+    threads: int = 1,
+) -> dict:
+    """Train the shared annotation prior ``theta`` jointly over ``genes``.
+
+    Each gene has its own conv body and deviation ``delta``; ``theta`` is common. One step takes
+    ``prior.genes_per_step`` genes (shuffled each epoch) and minimises the sum over them of
+    (MSE on the gene's fitting rows, full batch, + ``l1_scaling * sum|s|`` + ``l1_deviation *
+    sum|delta|``). After every epoch the mean validation MSE over genes (fold-0 rows) is
+    computed; training stops after ``prior.patience`` epochs without improvement and the best
+    epoch's ``theta`` is returned. ``training`` supplies ``l1_scaling`` and ``weight_decay``;
+    ``prior`` its own ``lr``/``max_epochs``/``patience``/``hidden``/``l1_deviation``.
+
+    Returns the prior state (for :func:`save_prior`): plain tensors, feature mean/sd and config.
+    """
+    if not genes:
+        raise ValueError("train_annotation_prior needs at least one gene")
+    arch = check_architecture(dict(architecture or {}))
+    training = _check_training(training)
+    prior = _check_prior(prior)
+    torch.set_num_threads(max(1, int(threads)))
+    dev = resolve_device(device)
+    seed_everything(seed)
+    d = np.asarray(genes[0].features).shape[1]
+    for i, g in enumerate(genes):
+        f = np.asarray(g.features)
+        if f.ndim != 2 or f.shape != (np.asarray(g.x).shape[1], d):
+            raise ValueError(
+                f"gene {i}: features must have shape (p, {d}) with p = x's columns, got {f.shape}"
+            )
+    mean, sd = _feature_stats([g.features for g in genes])
+    theta = AnnotationPrior(
+        d,
+        prior["hidden"],
+        init=arch["scaling_init"],
+        feature_mean=mean,
+        feature_sd=sd,
+        activation=arch["activation"],
+    ).to(dev)
+    nets, data = [], []
+    for g in genes:
+        p = np.asarray(g.x).shape[1]
+        features = torch.as_tensor(np.asarray(g.features, dtype=np.float32))
+        nets.append(ScaledCNN(AnnotatedScaling(theta, features), ConvBody(p, arch)).to(dev))
+        data.append(_prepare(g.x, g.y, g.folds, dev))
+    optimiser = torch.optim.AdamW(
+        _param_groups(nets, training["weight_decay"], training["lr_scaling"], shared=theta),
+        lr=prior["lr"],
+    )
+    generator = torch.Generator().manual_seed(int(seed) % (2**63))
+    l1, l1_dev = training["l1_scaling"], prior["l1_deviation"]
+    best, best_epoch, best_theta, stale, epoch = math.inf, 0, _snapshot(theta.mlp), 0, 0
+    for epoch in range(1, prior["max_epochs"] + 1):
+        order = torch.randperm(len(genes), generator=generator).tolist()
+        for net in nets:
+            net.train()
+        for k in range(0, len(order), prior["genes_per_step"]):
+            chosen = order[k : k + prior["genes_per_step"]]
+            optimiser.zero_grad(set_to_none=True)
+            loss = 0.0
+            for i in chosen:
+                net, dat = nets[i], data[i]
+                s = net.scaling.weights()
+                mse = torch.mean((net(dat.x_fit, s) - dat.y_fit) ** 2)
+                loss = loss + mse + _smooth_penalty(net, s, l1)
+            loss.backward()
+            optimiser.step()
+            _prox(optimiser, [(nets[i].scaling.delta, l1_dev) for i in chosen])
+        with torch.no_grad():
+            vals = []
+            for net, dat in zip(nets, data, strict=True):
+                net.eval()
+                vals.append(float(torch.mean((net(dat.x_val) - dat.y_val) ** 2)))
+            val = float(np.mean(vals))
+        if val < best:
+            best, best_epoch, best_theta, stale = val, epoch, _snapshot(theta.mlp), 0
+        else:
+            stale += 1
+            if stale >= prior["patience"]:
+                break
+    return {
+        "format": PRIOR_FORMAT,
+        "version": 1,
+        "n_features": int(d),
+        "hidden": list(prior["hidden"]),
+        "activation": arch["activation"],
+        "scaling_init": float(arch["scaling_init"]),
+        "feature_mean": mean.clone(),
+        "feature_sd": sd.clone(),
+        "theta": {k: v.cpu() for k, v in best_theta.items()},
+        "architecture": _plain(arch),
+        "training": _plain(training),
+        "prior": _plain(prior),
+        "seed": int(seed),
+        "n_genes": len(genes),
+        "val_mse": float(best),
+        "best_epoch": int(best_epoch),
+        "n_epochs_run": int(epoch),
+    }
+
+
+def save_prior(state: dict, path) -> None:
+    """Write a prior state atomically (temporary file in the same folder, then rename)."""
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_prior(path) -> dict:
+    """Read a prior written by :func:`save_prior` (tensors on CPU); ``InputError`` if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(
+            f"{path}: annotation prior file not found; train it first (the cnn_annot prior rule) "
+            "or set cnn_annot.prior_path to an existing file"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user problem
+        raise InputError(
+            f"{path}: not a readable annotation prior ({err}); delete it and retrain the prior"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != PRIOR_FORMAT:
+        raise InputError(
+            f"{path}: not a twasnet annotation prior (missing format {PRIOR_FORMAT!r}); "
+            "delete it and retrain the prior"
+        )
+    return state
