@@ -16,14 +16,24 @@ def residualise(y: np.ndarray, covariates: np.ndarray, *, train_idx: np.ndarray)
     return y - design @ coef
 
 
+# A column whose sd is below this fraction of (|mean| + 1) is constant (float noise, not signal).
+CONSTANT_SD_RTOL = 1e-10
+
+
+def is_constant(mean, sd):
+    """Elementwise: does a column (or vector) with this ``mean`` and ``sd`` count as constant?"""
+    return ~(np.asarray(sd) > CONSTANT_SD_RTOL * (np.abs(mean) + 1.0))
+
+
 def standardisation(x_train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Column means and population standard deviations (p,) of ``x_train`` (n, p).
 
-    Columns that are constant in the training data get sd = inf, so they standardise to 0.
+    Columns that are constant in the training data (:func:`is_constant`) get sd = inf, so they
+    standardise to 0.
     """
     mean = x_train.mean(axis=0, dtype=np.float64)
     sd = x_train.std(axis=0, dtype=np.float64)
-    sd[sd == 0] = np.inf
+    sd[is_constant(mean, sd)] = np.inf
     return mean, sd
 
 

@@ -243,11 +243,9 @@ def read_gene_list(path: str | None, *, known: Sequence[str]) -> list[str]:
     return ids
 
 
-def _gene_arrays(store_dir, gene_id, expression, covariates, samples, train_idx):
-    """One gene's stored window and its expression adjusted with training-only coefficients."""
-    data = load_gene(store_dir, gene_id)
-    y = expression.loc[gene_id, samples].to_numpy(dtype=np.float64)
-    return data, y, residualise(y, covariates, train_idx=train_idx)
+def _gene_arrays(store_dir, gene_id, expression, samples):
+    """One gene's stored window and its expression (n,) in cohort sample order."""
+    return load_gene(store_dir, gene_id), expression.loc[gene_id, samples].to_numpy(np.float64)
 
 
 def train(
@@ -274,7 +272,7 @@ def train(
     samples = read_table(samples_path)["sample"].astype(str).tolist()
     expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
     train_idx, test_idx, folds = split_indices(read_table(split_path), samples, repeat=split)
-    data, y, _ = _gene_arrays(store_dir, gene_id, expression, covariates, samples, train_idx)
+    data, y = _gene_arrays(store_dir, gene_id, expression, samples)
     result = train_gene(
         model_name=model_name,
         model_params=model_params,
@@ -327,16 +325,14 @@ def fit_prior(
     store_of = {Path(d).name: d for d in store_dirs}
     genes = []
     for gene_id, chrom in zip(chosen["gene_id"], chosen["chrom"], strict=True):
-        data, _, adjusted = _gene_arrays(
-            store_of[str(chrom)], gene_id, expression, covariates, samples, train_idx
-        )
+        data, y = _gene_arrays(store_of[str(chrom)], gene_id, expression, samples)
         if data.dosages.shape[1] == 0:
             continue
         genes.append(
             training_inputs(
                 dosages=data.dosages,
                 variants=data.variants,
-                adjusted=adjusted,
+                adjusted=residualise(y, covariates, train_idx=train_idx),
                 train_idx=train_idx,
                 train_folds=folds,
                 tss=data.tss,

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from twasnet.adjust import is_constant, standardisation
 from twasnet.device import resolve_device, seed_everything
 from twasnet.errors import GeneSkipped, InputError
 from twasnet.io.store import atomic_output
@@ -56,6 +57,7 @@ from twasnet.models.cnn import (
     ScaledCNN,
     check_architecture,
 )
+from twasnet.models.features import feature_standardisation
 
 __all__ = [
     "TRAINING_DEFAULTS",
@@ -89,7 +91,6 @@ PRIOR_DEFAULTS: dict = {
 GRID_DEFAULT: dict = {"l1_scaling": [0.05, 0.2]}
 NONZERO_RELATIVE = 1e-3  # n_nonzero: |s_j| > NONZERO_RELATIVE * max_j |s_j|
 PRIOR_FORMAT = "twasnet-annotation-prior"
-_SD_RTOL = 1e-10
 
 
 # --------------------------------------------------------------------------- configuration
@@ -196,16 +197,6 @@ def validation_mask(folds: np.ndarray) -> np.ndarray:
     return folds == label
 
 
-def standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column mean (p,) and scale (p,) = 1/population sd, 0 for constant columns, of ``x``."""
-    mean = x.mean(axis=0)
-    sd = x.std(axis=0)
-    keep = sd > _SD_RTOL * (np.abs(mean) + 1.0)
-    scale = np.zeros_like(sd)
-    scale[keep] = 1.0 / sd[keep]
-    return mean, scale
-
-
 def _check_xy(x, y, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] == 0:
@@ -225,10 +216,11 @@ def _prepare(x, y, folds, device: torch.device) -> _Prepared:
     x, y, folds = _check_xy(x, y, folds)
     val = validation_mask(folds)
     fit = ~val
-    x_mean, x_scale = standardisation(x[fit])
+    x_mean, x_sd = standardisation(x[fit])
+    x_scale = 1.0 / x_sd  # 0 for constant columns
     y_mean = float(y[fit].mean())
     y_sd = float(y[fit].std())
-    if not y_sd > _SD_RTOL * (abs(y_mean) + 1.0):
+    if is_constant(y_mean, y_sd):
         raise GeneSkipped("constant_expression", "expression is constant in the fitting rows")
     xs = ((x - x_mean) * x_scale).astype(np.float32)
     ys = ((y - y_mean) / y_sd).astype(np.float32)
@@ -367,7 +359,15 @@ class _DeepBase:
 
     kind = "base"
 
-    def __init__(self, *, architecture, training, grid, device) -> None:
+    def __init__(
+        self,
+        *,
+        architecture: dict | None = None,
+        training: dict | None = None,
+        grid: dict | None = None,
+        device: str = "auto",
+        **ignored,
+    ) -> None:
         self.architecture = check_architecture(dict(architecture or {}))
         self.training = _check_training(training)
         self.grid = _plain(GRID_DEFAULT if grid is None else dict(grid))
@@ -503,17 +503,6 @@ class CNNModel(_DeepBase):
     """
 
     kind = "cnn"
-
-    def __init__(
-        self,
-        *,
-        architecture: dict | None = None,
-        training: dict | None = None,
-        grid: dict | None = None,
-        device: str = "auto",
-        **ignored,
-    ) -> None:
-        super().__init__(architecture=architecture, training=training, grid=grid, device=device)
 
     def _build(self, n_variants, arch, prior, features) -> ScaledCNN:
         return ScaledCNN(InputScaling(n_variants, arch["scaling_init"]), ConvBody(n_variants, arch))
@@ -668,11 +657,8 @@ class PriorGene:
 
 
 def _feature_stats(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and sd (d,) over the rows of all feature matrices; constant features get sd 1."""
-    a = np.concatenate([np.asarray(f, dtype=np.float64) for f in features], axis=0)
-    mean = a.mean(axis=0)
-    sd = a.std(axis=0)
-    sd[~(sd > _SD_RTOL * (np.abs(mean) + 1.0))] = 1.0
+    """:func:`twasnet.models.features.feature_standardisation` as float32 tensors (d,)."""
+    mean, sd = feature_standardisation(features)
     return torch.tensor(mean, dtype=torch.float32), torch.tensor(sd, dtype=torch.float32)
 
 

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twasnet.adjust import is_constant, standardisation
+
 
 def _import_adelie():
     """Import adelie without the handler it attaches to the root logger at import time (which
@@ -53,7 +55,6 @@ __all__ = ["ElasticNetCV", "EnetPath", "elastic_net_path"]
 GLMNET_FDEV = 1e-5  # glmnet.control(fdev): minimum fractional change in deviance explained
 GLMNET_DEVMAX = 0.999  # glmnet.control(devmax): maximum fraction of deviance explained
 GLMNET_MNLAM = 5  # glmnet.control(mnlam): never stop before this many lambdas
-_SD_RTOL = 1e-10  # a column whose sd is below this fraction of (|mean| + 1) is constant
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,12 @@ class _Standardised:
 
 
 def _standardise(x: np.ndarray, y: np.ndarray) -> _Standardised:
-    x_mean = x.mean(axis=0)
-    x_sd = x.std(axis=0)  # population sd, as glmnet
-    keep = x_sd > _SD_RTOL * (np.abs(x_mean) + 1.0)
+    x_mean, x_sd = standardisation(x)  # population sd, as glmnet; inf for constant columns
+    keep = np.isfinite(x_sd)
     xs = np.asfortranarray((x[:, keep] - x_mean[keep]) / x_sd[keep])
     y_mean = float(y.mean())
     y_sd = float(y.std())
-    if not y_sd > _SD_RTOL * (abs(y_mean) + 1.0):
+    if is_constant(y_mean, y_sd):
         y_sd = 0.0
     u = (y - y_mean) / y_sd if y_sd > 0 else np.zeros_like(y)
     return _Standardised(xs, keep, x_mean, x_sd, y_mean, y_sd, u)

@@ -48,8 +48,10 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from twasnet.adjust import is_constant
 from twasnet.errors import InputError
 from twasnet.io.store import read_json, write_json
+from twasnet.models.features import feature_standardisation
 
 __all__ = [
     "AnnotatedElasticNetModel",
@@ -66,7 +68,6 @@ DEFAULT_C_GRID = tuple(float(c) for c in np.logspace(-4, 2, 13))  # sklearn's in
 _MIN_HITS = 10
 _MAX_CV_FOLDS = 5
 _ETA_CLIP = 30.0  # |logit| bound: keeps r (and r ** -tau) finite for far-out feature values
-_SD_RTOL = 1e-10
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def marginal_pvalues(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     yc = y - y.mean()
     sxx = np.einsum("ij,ij->j", xc, xc)
     syy = float(yc @ yc)
-    usable = sxx > (_SD_RTOL * (np.abs(x.mean(axis=0)) + 1.0)) ** 2 * n
+    usable = ~is_constant(x.mean(axis=0), np.sqrt(sxx / n))
     pvalue = np.full(p, np.nan)
     if n < 3 or not syy > 0:
         return pvalue, np.zeros(p, dtype=bool)
@@ -156,9 +157,7 @@ def fit_enet_prior(
     if a_all.shape[0] == 0:
         raise ValueError("fit_enet_prior: the genes have no variants")
 
-    mean = a_all.mean(axis=0)
-    sd = a_all.std(axis=0)
-    sd = np.where(sd > _SD_RTOL * (np.abs(mean) + 1.0), sd, 1.0)  # constant feature -> 0 after
+    mean, sd = feature_standardisation(feats)
     z_all = (a_all - mean) / sd
     z, h, grp = z_all[usable], hit[usable], group[usable]
     n_hits = int(h.sum())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from twasnet.adjust import is_constant
 from twasnet.io.store import ANNOTATION_PREFIX
 
 BUILTIN_FEATURES = ("abs_distance_to_tss", "maf")
@@ -30,3 +33,17 @@ def annotation_features(variants: pd.DataFrame, *, tss: int, window_bp: int) -> 
 def feature_names(variants: pd.DataFrame) -> list[str]:
     """Names of the columns of :func:`annotation_features`, in order."""
     return [c for c in variants.columns if c.startswith(ANNOTATION_PREFIX)] + list(BUILTIN_FEATURES)
+
+
+def feature_standardisation(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd (d,) over the variants (rows) of every gene's feature matrix (p_g, d).
+
+    Annotation priors shared across genes standardise features with these; they involve no
+    individual's data. Constant features get sd 1 (they standardise to 0 and the values stay
+    finite in JSON).
+    """
+    stacked = np.concatenate([np.asarray(f, dtype=np.float64) for f in features], axis=0)
+    mean = stacked.mean(axis=0)
+    sd = stacked.std(axis=0)
+    sd[is_constant(mean, sd)] = 1.0
+    return mean, sd
