@@ -12,7 +12,7 @@ TORCH_SPEC := torch==2.13.0
 ADELIE_SPEC := adelie==1.1.52
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo
+.PHONY: demo test install lint clean-demo scenarios
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,6 +35,20 @@ demo: $(STAMP) data/demo/simulation.json
 	@echo "Genes kept/dropped (with h², p):  results/genes/selection.tsv"
 	@echo "Scored against simulated truth:   results/tables/truth_evaluation.tsv"
 	@echo "Causal-variant ranking per model: results/tables/importance_vs_truth.tsv"
+
+# The capability scenarios (README, "Simulated cohorts"): each preset simulated and run through the
+# whole workflow in its own directory, then summarised by benchmarks/capability.py.
+SCENARIOS := linear nonlinear
+scenarios: $(STAMP)
+	for s in $(SCENARIOS); do \
+	  test -f results-scenarios/$$s/data/simulation.json || \
+	    $(BIN)/twasnet simulate --preset $$s --out results-scenarios/$$s/data || exit 1; \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) \
+	    --snakefile $(CURDIR)/Snakefile --directory results-scenarios/$$s \
+	    --configfile $(CURDIR)/config/config.yaml $(CURDIR)/config/scenario.yaml || exit 1; \
+	  echo "== scenario $$s"; \
+	  $(BIN)/python benchmarks/capability.py --run results-scenarios/$$s || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -115,10 +115,12 @@ def test_shared_prior_gets_gradient_from_every_gene():
     genes = _prior_genes()
     arch = check_architecture({"channels": [2], "kernel_size": 3})
     d = genes[0].features.shape[1]
-    theta = AnnotationPrior(d, [4], init=0.1, feature_mean=torch.zeros(d), feature_sd=torch.ones(d))
+    theta = AnnotationPrior(d, [4], feature_mean=torch.zeros(d), feature_sd=torch.ones(d))
     torch.nn.init.normal_(theta.mlp[-1].weight)  # non-zero so gradients reach the first layer
     nets = [
-        ScaledCNN(AnnotatedScaling(theta, torch.tensor(g.features)), ConvBody(g.x.shape[1], arch))
+        ScaledCNN(
+            AnnotatedScaling(theta, torch.tensor(g.features), 0.1), ConvBody(g.x.shape[1], arch)
+        )
         for g in genes
     ]
     for net in nets:
@@ -209,18 +211,46 @@ def test_fit_predict_on_device(device):
 def test_validation_rows_steer_early_stopping_but_not_standardisation():
     x, y, f = _gene(seed=6)
     folds = np.arange(len(y)) % 4
-    base = CNNModel(training=FAST, grid={}, device="cpu").fit(_inputs(x, y, f))
+    no_refit = {**FAST, "refit": False}
+    base = CNNModel(training=no_refit, grid={}, device="cpu").fit(_inputs(x, y, f))
     y2 = y.copy()
     y2[folds == 0] = np.random.default_rng(0).standard_normal(int(np.sum(folds == 0))) * 5
     x2 = x.copy()
     x2[folds == 0] = 2.0  # validation dosages must not enter the standardisation either
-    other = CNNModel(training=FAST, grid={}, device="cpu").fit(_inputs(x2, y2, f))
+    other = CNNModel(training=no_refit, grid={}, device="cpu").fit(_inputs(x2, y2, f))
     fit_rows = folds != 0
     np.testing.assert_allclose(other._x_mean, x[fit_rows].mean(axis=0))
     np.testing.assert_allclose(other._y_mean, y[fit_rows].mean())
     assert other.hyperparameters()["best_epoch"] != base.hyperparameters()["best_epoch"] or not (
         np.array_equal(other.predict(x), base.predict(x))
     )
+
+
+def test_refit_uses_every_training_row_for_the_chosen_epochs():
+    x, y, f = _gene(seed=6)
+    m = CNNModel(training=FAST, grid={}, device="cpu").fit(_inputs(x, y, f))
+    np.testing.assert_allclose(m._x_mean, x.mean(axis=0))
+    np.testing.assert_allclose(m._y_mean, y.mean())
+    early = CNNModel(training={**FAST, "refit": False}, grid={}, device="cpu").fit(_inputs(x, y, f))
+    assert m.hyperparameters()["best_epoch"] == early.hyperparameters()["best_epoch"]
+    assert not np.array_equal(m.predict(x), early.predict(x))
+
+
+def test_joint_phase_starts_from_the_linear_model():
+    """The head's read-out starts at 0: a fresh network computes exactly its linear path."""
+    arch = check_architecture({"channels": [2], "kernel_size": 3})
+    net = ScaledCNN(InputScaling(24, 0.3), ConvBody(24, arch))
+    z = torch.randn(5, 24)
+    assert torch.equal(net(z), net(z, linear_only=True))
+
+
+def test_uninformative_prior_reduces_cnn_annot_to_cnn():
+    """A relevance that is the same for every variant gives the scaling of ``cnn`` exactly."""
+    x, y, f = _gene(seed=3)
+    d = f.shape[1]
+    theta = AnnotationPrior(d, [4], feature_mean=torch.zeros(d), feature_sd=torch.ones(d))
+    scaling = AnnotatedScaling(theta, torch.tensor(f), 0.25)
+    torch.testing.assert_close(scaling.weights(), torch.full((f.shape[0],), 0.25))
 
 
 @pytest.mark.parametrize("cls", [CNNModel, AnnotatedCNNModel])

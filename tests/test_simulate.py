@@ -53,8 +53,14 @@ def truth(cohort) -> pd.DataFrame:
 
 def test_presets_name_exactly_the_keyword_parameters():
     params = set(inspect.signature(simulate_cohort).parameters) - {"out_dir"}
-    for name in ("demo", "tiny"):
+    for name in PRESETS:
         assert set(PRESETS[name]) == params, name
+
+
+def test_cli_offers_every_preset():
+    from twasnet.cli import PRESET_NAMES
+
+    assert sorted(PRESET_NAMES) == sorted(PRESETS)
 
 
 def test_files_exist_and_are_readable(cohort):
@@ -224,9 +230,22 @@ def test_nonlinear_share_zero_gives_purely_additive_genes(cohort, truth, tmp_pat
     assert causal[["gene_id", "pos"]].values.tolist() == before[["gene_id", "pos"]].values.tolist()
 
 
+def test_nonlinear_kinds_restrict_the_effect_shapes(tmp_path):
+    params = dict(PRESETS["tiny"], nonlinear_share=0.8, nonlinear_kinds="dominance,epistasis")
+    genes = pd.read_csv(simulate_cohort(out_dir=tmp_path, **params)["truth_genes"], sep="\t")
+    kinds = {k for row in genes["effect_kinds"] for k in row.split(",")}
+    assert "threshold" not in kinds
+    assert kinds & {"dominance", "epistasis"}
+
+
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("nonlinear_share", 1.5), ("h2_null_fraction", -0.1), ("n_individuals", 5)],
+    [
+        ("nonlinear_share", 1.5),
+        ("h2_null_fraction", -0.1),
+        ("n_individuals", 5),
+        ("nonlinear_kinds", "recessive"),
+    ],
 )
 def test_bad_parameters_are_named(tmp_path, key, value):
     with pytest.raises(InputError, match=key):

@@ -6,6 +6,9 @@ import argparse
 import json
 import sys
 
+# twasnet.simulate.PRESETS' keys (kept here so the parser needs no msprime import; a test checks).
+PRESET_NAMES = ("demo", "linear", "nonlinear", "tiny")
+
 
 def _value(text: str):
     try:
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulate", help="write a simulated eQTL cohort in twasnet's input formats"
     )
     simulate.add_argument("--out", required=True, help="output directory")
-    simulate.add_argument("--preset", default="demo", choices=["demo", "tiny"])
+    simulate.add_argument("--preset", default="demo", choices=sorted(PRESET_NAMES))
     simulate.add_argument("--seed", type=int, default=None, help="overrides the preset's seed")
     simulate.add_argument(
         "--set",

@@ -70,6 +70,7 @@ PRESETS: dict[str, dict] = {
         "chromosome_length_bp": 10_000_000,
         "window_bp": 250_000,
         "nonlinear_share": 0.3,
+        "nonlinear_kinds": ",".join(_NONLINEAR_KINDS),
         "annotation_informativeness": 1.0,
         "h2_null_fraction": 0.4,
         "h2_min": 0.02,
@@ -92,6 +93,21 @@ PRESETS: dict[str, dict] = {
     },
 }
 # The tests' cohort: the demo's model, scaled down, with stronger signal so few genes suffice.
+# Capability scenarios (README, "Scenarios"): the demo's cohort with only the genetic architecture
+# changed. "linear": additive effects, causal variants unrelated to annotations. "nonlinear": most
+# of each gene's h² recessive (minor-allele homozygotes) or epistatic (pairwise product), and
+# causal variants strongly enriched in annotated variants.
+PRESETS["linear"] = PRESETS["demo"] | {
+    "n_genes": 80,
+    "h2_null_fraction": 0.25,
+    "nonlinear_share": 0.0,
+    "annotation_informativeness": 0.0,
+}
+PRESETS["nonlinear"] = PRESETS["linear"] | {
+    "nonlinear_share": 0.7,
+    "nonlinear_kinds": "dominance,epistasis",
+    "annotation_informativeness": 2.0,
+}
 PRESETS["tiny"] = PRESETS["demo"] | {
     "seed": 7,
     "n_individuals": 120,
@@ -164,6 +180,7 @@ def simulate_cohort(
     nonlinear_share: float,
     annotation_informativeness: float,
     h2_null_fraction: float,
+    nonlinear_kinds: str = ",".join(_NONLINEAR_KINDS),
     h2_min: float = 0.02,
     h2_max: float = 0.5,
     h2_beta_a: float = 1.2,
@@ -246,6 +263,7 @@ def simulate_cohort(
         covariates=covariates,
         window_bp=window_bp,
         nonlinear_share=nonlinear_share,
+        nonlinear_kinds=_kinds(nonlinear_kinds),
         annotation_informativeness=annotation_informativeness,
         h2_null_fraction=h2_null_fraction,
         h2_range=(h2_min, h2_max),
@@ -341,6 +359,9 @@ def _check_params(p: dict) -> None:
         bad("causal_max", f"must satisfy 1 <= causal_min ({p['causal_min']}) <= causal_max")
     if not 0.0 < p["causal_min_maf"] <= 0.5:
         bad("causal_min_maf", "must lie in (0, 0.5]")
+    unknown = set(_kinds(p["nonlinear_kinds"])) - set(_NONLINEAR_KINDS)
+    if unknown or not _kinds(p["nonlinear_kinds"]):
+        bad("nonlinear_kinds", f"must be a comma-separated subset of {','.join(_NONLINEAR_KINDS)}")
     for name in ("annotation_informativeness", "tss_proximity"):
         if p[name] < 0:
             bad(name, "must be >= 0")
@@ -354,6 +375,10 @@ def _check_params(p: dict) -> None:
     ):
         if int(p[name]) < 0:
             bad(name, "must be >= 0")
+
+
+def _kinds(value: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in str(value).split(",") if k.strip())
 
 
 def _msprime_seed(ss: np.random.SeedSequence) -> int:
@@ -576,13 +601,18 @@ def _standardise(v: np.ndarray) -> np.ndarray:
 
 
 def _nonlinear_part(
-    x: np.ndarray, beta: np.ndarray, *, rng: np.random.Generator
+    x: np.ndarray,
+    beta: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    kinds: tuple[str, ...] = _NONLINEAR_KINDS,
 ) -> tuple[np.ndarray, list[str], list[set[int]]]:
     """Nonlinear genetic component from causal dosages ``x`` (n, k), orthogonal to [1, x].
 
     Candidate kinds: dominance (recessive effect of the minor allele of the most common causal
     variant), epistasis (product of the centred dosages of the two most common causal variants),
-    threshold (only individuals in the top quarter of the additive score respond). Each candidate
+    threshold (only individuals in the top quarter of the additive score respond), restricted to
+    ``kinds``. Each candidate
     is residualised on [1, x]; candidates whose residual is degenerate or driven by a handful of
     individuals (kurtosis > _MAX_KURTOSIS, e.g. a recessive effect of a rare allele) are dropped,
     then one or two of the rest are summed. Returns the standardised component (n,) (zeros if none
@@ -603,7 +633,7 @@ def _nonlinear_part(
 
     viable = []
     for kind in _NONLINEAR_KINDS:
-        if kind not in candidates:
+        if kind not in candidates or kind not in kinds:
             continue
         f, cols = candidates[kind]
         f = f.astype(np.float64)
@@ -635,6 +665,7 @@ def _simulate_genes(
     covariates: np.ndarray,
     window_bp: int,
     nonlinear_share: float,
+    nonlinear_kinds: tuple[str, ...],
     annotation_informativeness: float,
     h2_null_fraction: float,
     h2_range: tuple[float, float],
@@ -712,7 +743,7 @@ def _simulate_genes(
                 share = nonlinear_share
                 nl, nl_kinds, nl_cols = np.zeros(n_total), [], []
                 if share > 0:
-                    nl, nl_kinds, nl_cols = _nonlinear_part(x, b, rng=rng_nl)
+                    nl, nl_kinds, nl_cols = _nonlinear_part(x, b, rng=rng_nl, kinds=nonlinear_kinds)
                     if not nl_kinds:
                         share = 0.0
                 if lin_sd == 0:  # cannot happen for MAF >= causal_min_maf, kept for safety

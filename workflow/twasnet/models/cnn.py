@@ -5,8 +5,9 @@ weights ``s`` are ``(p,)``; the network output is ``(B,)``.
 
 * :class:`InputScaling` -- one learnable weight ``s_j`` per variant (``cnn``).
 * :class:`AnnotationPrior` -- the MLP ``f_theta`` mapping a variant's feature vector ``(d,)`` to a
-  scaling weight; its parameters are the ones shared across genes.
-* :class:`AnnotatedScaling` -- ``s_j = f_theta(a_j) + delta_j`` (``cnn_annot``).
+  positive relevance; its parameters are the ones shared across genes.
+* :class:`AnnotatedScaling` -- ``s_j = r_j / mean(r) * delta_j``, ``r = f_theta(a)``
+  (``cnn_annot``).
 * :class:`ConvBody` -- conv blocks along the variant axis, a small dense head and the optional
   linear path (a linear read-out of the scaled input added to the output).
 * :class:`ScaledCNN` -- scaling followed by the body.
@@ -164,9 +165,17 @@ class ConvBody(nn.Module):
             nn.Dropout(arch["dropout"]) if arch["dropout"] > 0 else nn.Identity(),
             nn.Linear(arch["hidden"], 1),
         )
+        # The head's read-out starts at exactly 0, so a freshly built network *is* its linear path
+        # (or the constant 0): the nonlinear part only grows where the data ask for it.
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
         self.linear_path = arch["linear_path"]
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, *, linear_only: bool = False) -> torch.Tensor:
+        """``linear_only``: just the linear path ``sum_j z_j`` (equal to the full output while
+        the head's read-out is still 0, at a fraction of the cost)."""
+        if linear_only:
+            return z.sum(1)
         h = self.blocks(z.unsqueeze(1)).flatten(1)
         out = self.head(h).squeeze(1)
         if self.linear_path:
@@ -187,11 +196,12 @@ class InputScaling(nn.Module):
 
 
 class AnnotationPrior(nn.Module):
-    """``f_theta``: raw features ``(p, d)`` -> scaling weights ``(p,)``, shared across genes.
+    """``f_theta``: raw features ``(p, d)`` -> relevance ``r (p,)`` > 0, shared across genes.
 
     Features are standardised with the stored ``feature_mean``/``feature_sd`` buffers (statistics
-    over the variants of the genes the prior is trained on). The last layer's bias starts at
-    ``init`` and its weights at 0, so the initial scaling equals :class:`InputScaling`'s.
+    over the variants of the genes the prior is trained on); a softplus keeps ``r`` positive. The
+    last layer starts at weights 0 and the bias that makes ``r = 1`` for every variant, so a fresh
+    prior says nothing and the annotated model starts as :class:`InputScaling`'s.
     """
 
     def __init__(
@@ -199,7 +209,6 @@ class AnnotationPrior(nn.Module):
         n_features: int,
         hidden: list[int],
         *,
-        init: float,
         feature_mean: torch.Tensor,
         feature_sd: torch.Tensor,
         activation: str = "relu",
@@ -214,28 +223,39 @@ class AnnotationPrior(nn.Module):
             width = int(h)
         last = nn.Linear(width, 1)
         nn.init.zeros_(last.weight)
-        nn.init.constant_(last.bias, float(init))
+        nn.init.constant_(last.bias, math.log(math.e - 1.0))  # softplus(bias) = 1
         self.mlp = nn.Sequential(*layers, last)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         a = (features - self.feature_mean) / self.feature_sd
-        return self.mlp(a).squeeze(1)
+        return nn.functional.softplus(self.mlp(a).squeeze(1))
 
 
 class AnnotatedScaling(nn.Module):
-    """``s = f_theta(a) + delta``: the shared prior plus a gene-specific deviation (init 0).
+    """``s_j = (r_j / mean_k r_k) * delta_j``: the shared prior's relevance ``r = f_theta(a)``,
+    normalised to mean 1 over the gene's variants, times a gene-specific weight ``delta``.
 
-    ``features`` ``(p, d)`` raw per-variant features are kept as a buffer.
+    With the L1 penalty ``lam * sum_j |delta_j|`` this is the lasso on ``s`` with per-variant
+    penalty factors ``mean(r) / r_j`` (glmnet's ``penalty.factor``, normalised as glmnet does):
+    variants the annotations call relevant are cheaper to use, and the sign and size of each
+    effect stay gene-specific. A constant ``r`` gives back :class:`InputScaling` exactly.
+    ``features`` ``(p, d)`` raw per-variant features are kept as a buffer; ``delta`` starts at
+    ``init``.
     """
 
-    def __init__(self, prior: AnnotationPrior, features: torch.Tensor) -> None:
+    def __init__(self, prior: AnnotationPrior, features: torch.Tensor, init: float) -> None:
         super().__init__()
         self.prior = prior
         self.register_buffer("features", torch.as_tensor(features, dtype=torch.float32))
-        self.delta = nn.Parameter(torch.zeros(self.features.shape[0]))
+        self.delta = nn.Parameter(torch.full((self.features.shape[0],), float(init)))
+
+    def relevance(self) -> torch.Tensor:
+        """``r_j / mean_k r_k`` (p,): the annotation-derived scale of each variant."""
+        r = self.prior(self.features)
+        return r / r.mean()
 
     def weights(self) -> torch.Tensor:
-        return self.prior(self.features) + self.delta
+        return self.relevance() * self.delta
 
 
 class ScaledCNN(nn.Module):
@@ -246,8 +266,10 @@ class ScaledCNN(nn.Module):
         self.scaling = scaling
         self.body = body
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, s: torch.Tensor | None = None, *, linear_only: bool = False
+    ) -> torch.Tensor:
         """``s`` may be passed when already computed for this step (it does not depend on x)."""
         if s is None:
             s = self.scaling.weights()
-        return self.body(x * s)
+        return self.body(x * s, linear_only=linear_only)

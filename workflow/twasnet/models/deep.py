@@ -4,8 +4,11 @@ Models (modules in :mod:`twasnet.models.cnn`):
 
 * ``cnn`` (:class:`CNNModel`): standardised dosages -> per-variant scaling ``s`` -> 1-D conv
   encoder -> dense head (+ optional linear path) -> expression.
-* ``cnn_annot`` (:class:`AnnotatedCNNModel` with ``prior_path``): ``s_j = f_theta(a_j) + delta_j``
-  with ``theta`` trained across genes by :func:`train_annotation_prior`, frozen or fine-tuned.
+* ``cnn_annot`` (:class:`AnnotatedCNNModel` with ``prior_path``): ``s_j = r_j / mean(r) *
+  delta_j`` with relevance ``r = f_theta(a)`` and ``theta`` trained across genes by
+  :func:`train_annotation_prior`, frozen or fine-tuned. Since the L1 penalty sits on ``delta``,
+  the annotations act as per-variant penalty factors ``mean(r) / r_j``: the deep counterpart of
+  ``enet_annot``, sign-agnostic, and exactly ``cnn`` when the prior finds nothing (constant r).
 * ``cnn_annot_local`` (:class:`AnnotatedCNNModel` without ``prior_path``): ``theta`` learned on
   this gene alone.
 
@@ -15,20 +18,24 @@ Training of every model (one gene):
   there is no fold 0); the other rows are the fitting rows. Dosages are standardised with the
   fitting rows' mean and population sd (constant columns -> 0), expression is centred and scaled
   by the fitting rows' mean and sd; predictions are returned on expression's original scale.
-* Loss: MSE on standardised expression + ``l1_scaling * sum_j |s_j|`` (+ ``l1_deviation *
-  sum_j |delta_j|`` for the annotated models). AdamW; weight decay on network weights and
-  ``theta``, none on ``s``/``delta``, which have their own learning rate ``lr_scaling``. The L1
-  on a parameter (``s`` for ``cnn``, ``delta``) is a proximal step after each Adam step
-  (soft-threshold in Adam's diagonal metric, :func:`_prox`), so unimportant variants sit at
-  exactly 0; for annotated models the L1 on ``s = f(a) + delta`` is a subgradient term.
+* Loss: MSE on standardised expression + ``l1_scaling * sum_j |w_j|`` with ``w = s`` (``cnn``)
+  or ``delta`` (annotated models). AdamW; weight decay on network weights and ``theta``, none on
+  ``w``, which has its own learning rate ``lr_scaling``. The L1 is a proximal step after each Adam
+  step (soft-threshold in Adam's diagonal metric, :func:`_prox`), so unimportant variants sit at
+  exactly 0.
 * ``norm: batch`` keeps running statistics that lag badly under full-batch training (one update
   per epoch) and ruined validation predictions in our measurements; the default is ``none``.
-* Mini-batches of ``batch_size`` fitting rows (0/None or >= the fitting rows: full batch),
-  early stopping on validation MSE with ``patience`` epochs, the best epoch's weights restored.
-* Hyper-parameters: every point of ``grid`` (key -> list of values; keys of ``training``,
-  ``architecture`` or, for annotated models, ``l1_deviation``) is trained with the same seed; the
-  point with the lowest validation MSE is kept. The returned model is that point's early-stopped
-  model trained on the fitting rows only: there is **no refit** on all training individuals.
+* Two phases, both early-stopped on validation MSE with ``patience`` epochs and the best state
+  restored (:func:`_train_net`): a linear warm-up of up to ``linear_epochs`` epochs in which only
+  the scaling parameters move and the output is the linear path (a lasso on the scaled dosages),
+  then joint training of every parameter from there. The head's read-out starts at 0, so the
+  network enters the joint phase computing exactly the warm-up's linear model, and the joint
+  phase is kept only where it lowers the validation MSE (``nonlinear_used`` in the record).
+  Mini-batches of ``batch_size`` fitting rows (0/None or >= the fitting rows: full batch).
+* Hyper-parameters: every point of ``grid`` (key -> list of values; keys of ``training`` or
+  ``architecture``) is trained with the same seed; the point with the lowest validation MSE is
+  kept. With ``refit`` (default) that point is retrained on every training row for the epoch
+  counts early stopping chose; otherwise the early-stopped model (fitting rows only) is returned.
 * Reproducibility: :func:`twasnet.device.seed_everything` before every grid point; on CPU the same
   inputs and seed give bit-identical weights and predictions.
 """
@@ -74,21 +81,22 @@ __all__ = [
 TRAINING_DEFAULTS: dict = {
     "lr": 0.003,
     "weight_decay": 0.0001,
-    "batch_size": 0,  # 0: full batch (fastest on CPU at n ~ 500; see benchmarks/deep.py)
+    "batch_size": 64,  # 0: full batch
     "max_epochs": 150,
-    "patience": 15,
-    "l1_scaling": 0.1,
-    "lr_scaling": 0.001,  # learning rate of s / delta (0: same as lr)
+    "patience": 20,
+    "l1_scaling": 0.2,
+    "lr_scaling": 0.01,  # learning rate of s / delta (0: same as lr)
+    "linear_epochs": 200,  # linear warm-up (lasso on the scaled input); 0: none
+    "refit": True,  # retrain on every training row for the early-stopped epoch counts
 }
 PRIOR_DEFAULTS: dict = {
     "hidden": [16],
-    "l1_deviation": 0.01,
     "max_epochs": 100,
     "patience": 10,
     "lr": 0.003,
     "genes_per_step": 8,
 }
-GRID_DEFAULT: dict = {"l1_scaling": [0.05, 0.2]}
+GRID_DEFAULT: dict = {"l1_scaling": [0.1, 0.2]}
 NONZERO_RELATIVE = 1e-3  # n_nonzero: |s_j| > NONZERO_RELATIVE * max_j |s_j|
 PRIOR_FORMAT = "twasnet-annotation-prior"
 
@@ -108,11 +116,15 @@ def _check_training(training: dict | None) -> dict:
     out["lr_scaling"] = float(out["lr_scaling"] or out["lr"])
     out["batch_size"] = int(out["batch_size"] or 0)
     out["max_epochs"] = int(out["max_epochs"])
+    out["linear_epochs"] = int(out["linear_epochs"])
+    out["refit"] = bool(out["refit"])
     out["patience"] = int(out["patience"])
     if out["lr"] <= 0 or out["max_epochs"] < 1 or out["patience"] < 1:
         raise ValueError("training.lr must be > 0, max_epochs and patience >= 1")
-    if out["l1_scaling"] < 0 or out["weight_decay"] < 0 or out["batch_size"] < 0:
-        raise ValueError("training.l1_scaling, weight_decay and batch_size must be >= 0")
+    if min(out["l1_scaling"], out["weight_decay"], out["batch_size"], out["linear_epochs"]) < 0:
+        raise ValueError(
+            "training.l1_scaling, weight_decay, batch_size and linear_epochs must be >= 0"
+        )
     return out
 
 
@@ -123,7 +135,6 @@ def _check_prior(prior: dict | None) -> dict:
         raise ValueError(f"unknown prior key(s) {sorted(unknown)}; known: {sorted(PRIOR_DEFAULTS)}")
     out = {**PRIOR_DEFAULTS, **prior}
     out["hidden"] = [int(h) for h in out["hidden"]]
-    out["l1_deviation"] = float(out["l1_deviation"])
     out["lr"] = float(out["lr"])
     for key in ("max_epochs", "patience", "genes_per_step"):
         out[key] = int(out[key])
@@ -212,9 +223,10 @@ def _check_xy(x, y, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, folds
 
 
-def _prepare(x, y, folds, device: torch.device) -> _Prepared:
+def _prepare(x, y, folds, device: torch.device, *, hold_out: bool = True) -> _Prepared:
+    """Standardised tensors; ``hold_out=False`` (refit): every row fits, the validation is empty."""
     x, y, folds = _check_xy(x, y, folds)
-    val = validation_mask(folds)
+    val = validation_mask(folds) if hold_out else np.zeros(len(y), dtype=bool)
     fit = ~val
     x_mean, x_sd = standardisation(x[fit])
     x_scale = 1.0 / x_sd  # 0 for constant columns
@@ -232,19 +244,11 @@ def _prepare(x, y, folds, device: torch.device) -> _Prepared:
 
 
 # --------------------------------------------------------------------------- training loop
-def _smooth_penalty(net: ScaledCNN, s: torch.Tensor, l1_scaling: float) -> torch.Tensor | float:
-    """L1 terms left in the loss (subgradient): ``l1_scaling * sum|s|`` for annotated scaling,
-    where ``s`` is not a parameter. Penalties on parameters are applied by :func:`_prox`."""
-    if isinstance(net.scaling, AnnotatedScaling) and l1_scaling > 0:
-        return l1_scaling * s.abs().sum()
-    return 0.0
-
-
-def _l1_params(net: ScaledCNN, l1_scaling: float, l1_deviation: float):
+def _l1_params(net: ScaledCNN, l1_scaling: float):
     """(parameter, L1 strength) handled by the proximal step: ``s`` (cnn) or ``delta``."""
     if isinstance(net.scaling, InputScaling):
         return [(net.scaling.s, l1_scaling)]
-    return [(net.scaling.delta, l1_deviation)]
+    return [(net.scaling.delta, l1_scaling)]
 
 
 @torch.no_grad()
@@ -269,13 +273,21 @@ def _prox(optimiser: torch.optim.Optimizer, params) -> None:
 
 
 def _param_groups(
-    nets: list[ScaledCNN], weight_decay: float, lr_l1: float, shared: nn.Module | None = None
+    nets: list[ScaledCNN],
+    weight_decay: float,
+    lr_l1: float,
+    shared: nn.Module | None = None,
+    *,
+    scaling_only: bool = False,
 ):
-    l1 = {id(p) for net in nets for p, _ in _l1_params(net, 0.0, 0.0)}
+    """AdamW groups: decayed weights (and ``theta``), undecayed biases, and last the L1-handled
+    parameters (``s``/``delta``) with their own learning rate. ``scaling_only``: only the
+    parameters of the networks' scaling modules (the linear warm-up)."""
+    l1 = {id(p) for net in nets for p, _ in _l1_params(net, 0.0)}
     shared_ids = {id(p) for p in shared.parameters()} if shared is not None else set()
     decay, no_decay, l1_group, seen = [], [], [], set()
     for net in nets:
-        for p in net.parameters():
+        for p in (net.scaling if scaling_only else net).parameters():
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
@@ -307,50 +319,116 @@ def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def _early_stopped(
+    *,
+    epoch_step,
+    validate,
+    keep: nn.Module,
+    max_epochs: int,
+    patience: int,
+    best: float = math.inf,
+) -> dict:
+    """Run ``epoch_step()`` up to ``max_epochs`` times, scoring ``validate()`` after each; stop
+    after ``patience`` epochs without improving on ``best``; restore ``keep``'s best state.
+
+    ``best`` is the score to beat (that of ``keep``'s current state, when a previous phase left
+    it). Returns ``{"val_mse", "best_epoch" (0: no epoch beat ``best``), "n_epochs_run"}``."""
+    best_epoch, best_state, stale, epoch = 0, _snapshot(keep), 0, 0
+    for epoch in range(1, max_epochs + 1):
+        epoch_step()
+        val = validate()
+        if val < best:
+            best, best_epoch, best_state, stale = val, epoch, _snapshot(keep), 0
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    keep.load_state_dict(best_state)
+    return {"val_mse": best, "best_epoch": best_epoch, "n_epochs_run": epoch}
+
+
 def _train_net(
     net: ScaledCNN,
     data: _Prepared,
     *,
     training: dict,
-    l1_deviation: float,
     seed: int,
+    epochs: tuple[int, int] | None = None,
 ) -> dict:
-    """Train ``net`` in place with early stopping; best epoch's weights restored.
+    """Train ``net`` in place in two early-stopped phases; the best validated state is kept.
 
-    Returns ``{"val_mse", "best_epoch", "n_epochs_run"}`` (val MSE on standardised expression).
+    1. Linear warm-up (``linear_epochs`` > 0 and a linear path): only the scaling parameters
+       move and the output is the linear path alone -- a lasso on the scaled dosages, solved by
+       proximal Adam. The head's read-out is still 0 then, so this *is* the network's output.
+    2. Joint: every parameter, starting from the warm-up's best state; it is kept only where it
+       lowers the validation MSE further, so a gene without nonlinear signal keeps its lasso.
+
+    ``epochs=(linear, joint)``: run exactly that many epochs of each phase, with no validation
+    (the refit on every training row once early stopping has chosen them).
+
+    Returns ``{"val_mse", "best_epoch", "n_epochs_run", "linear_best_epoch",
+    "nonlinear_used"}`` (val MSE on standardised expression; epochs of the joint phase).
     """
-    optimiser = torch.optim.AdamW(
-        _param_groups([net], training["weight_decay"], training["lr_scaling"]), lr=training["lr"]
-    )
     generator = torch.Generator().manual_seed(int(seed) % (2**63))
-    l1 = training["l1_scaling"]
-    l1_params = _l1_params(net, l1, l1_deviation)
+    l1_params = _l1_params(net, training["l1_scaling"])
     n_fit = data.x_fit.shape[0]
-    best, best_epoch, best_state, stale, epoch = math.inf, 0, _snapshot(net), 0, 0
-    for epoch in range(1, training["max_epochs"] + 1):
-        net.train()
-        chunks = _batches(n_fit, training["batch_size"], generator)
-        for rows in chunks if chunks is not None else [None]:
-            xb = data.x_fit if rows is None else data.x_fit[rows.to(data.x_fit.device)]
-            yb = data.y_fit if rows is None else data.y_fit[rows.to(data.y_fit.device)]
-            optimiser.zero_grad(set_to_none=True)
-            s = net.scaling.weights()
-            loss = torch.mean((net(xb, s) - yb) ** 2) + _smooth_penalty(net, s, l1)
-            loss.backward()
-            optimiser.step()
-            _prox(optimiser, l1_params)
+
+    def run(optimiser, *, linear_only: bool, max_epochs: int, best: float) -> dict:
+        def epoch_step() -> None:
+            net.train()
+            chunks = _batches(n_fit, training["batch_size"], generator)
+            for rows in chunks if chunks is not None else [None]:
+                xb = data.x_fit if rows is None else data.x_fit[rows.to(data.x_fit.device)]
+                yb = data.y_fit if rows is None else data.y_fit[rows.to(data.y_fit.device)]
+                optimiser.zero_grad(set_to_none=True)
+                s = net.scaling.weights()
+                fitted = net(xb, s, linear_only=linear_only)
+                loss = torch.mean((fitted - yb) ** 2)
+                loss.backward()
+                optimiser.step()
+                _prox(optimiser, l1_params)
+
+        @torch.no_grad()
+        def validate() -> float:
+            net.eval()
+            return float(torch.mean((net(data.x_val, linear_only=linear_only) - data.y_val) ** 2))
+
+        if epochs is not None:
+            for _ in range(max_epochs):
+                epoch_step()
+            net.eval()
+            return {"val_mse": math.nan, "best_epoch": max_epochs, "n_epochs_run": max_epochs}
+        info = _early_stopped(
+            epoch_step=epoch_step,
+            validate=validate,
+            keep=net,
+            max_epochs=max_epochs,
+            patience=training["patience"],
+            best=best,
+        )
         net.eval()
-        with torch.no_grad():
-            val = float(torch.mean((net(data.x_val) - data.y_val) ** 2))
-        if val < best:
-            best, best_epoch, best_state, stale = val, epoch, _snapshot(net), 0
-        else:
-            stale += 1
-            if stale >= training["patience"]:
-                break
-    net.load_state_dict(best_state)
-    net.eval()
-    return {"val_mse": best, "best_epoch": best_epoch, "n_epochs_run": epoch}
+        return info
+
+    def optimiser(scaling_only: bool) -> torch.optim.Optimizer:
+        groups = _param_groups(
+            [net], training["weight_decay"], training["lr_scaling"], scaling_only=scaling_only
+        )
+        return torch.optim.AdamW(groups, lr=training["lr"])
+
+    linear_max, joint_max = epochs or (training["linear_epochs"], training["max_epochs"])
+    linear = {"val_mse": math.inf, "best_epoch": 0, "n_epochs_run": 0}
+    if linear_max > 0 and net.body.linear_path:
+        linear = run(optimiser(True), linear_only=True, max_epochs=linear_max, best=math.inf)
+    joint = {"val_mse": linear["val_mse"], "best_epoch": 0, "n_epochs_run": 0}
+    if joint_max > 0:
+        joint = run(
+            optimiser(False), linear_only=False, max_epochs=joint_max, best=linear["val_mse"]
+        )
+    return {
+        **joint,
+        "linear_best_epoch": linear["best_epoch"],
+        "nonlinear_used": joint["best_epoch"] > 0,
+    }
 
 
 # --------------------------------------------------------------------------- estimators
@@ -394,7 +472,9 @@ class _DeepBase:
     # protocol
     def fit(self, inputs) -> _DeepBase:
         """Fit on ``inputs`` (:class:`twasnet.models.registry.TrainingInputs`): every grid point
-        early-stopped on the fold-0 rows, the best kept (no refit on all training rows)."""
+        early-stopped on the fold-0 rows, the best kept; with ``training.refit`` that point is
+        then retrained from the same initialisation on every training row for the epoch counts
+        early stopping chose (standardisation from every training row too)."""
         torch.set_num_threads(max(1, int(inputs.threads)))
         device = resolve_device(self.device)
         x = np.asarray(inputs.x)
@@ -411,12 +491,22 @@ class _DeepBase:
                 net,
                 data,
                 training=training,
-                l1_deviation=prior["l1_deviation"] if prior is not None else 0.0,
                 seed=inputs.seed,
             )
             if best is None or info["val_mse"] < best[1]["val_mse"]:
                 best = (point, info, net, arch, training, prior)
         point, info, net, arch, training, prior = best
+        if training["refit"]:
+            data = _prepare(x, inputs.y, inputs.folds, device, hold_out=False)
+            seed_everything(inputs.seed)
+            net = self._build(x.shape[1], arch, prior, features).to(device)
+            _train_net(
+                net,
+                data,
+                training=training,
+                seed=inputs.seed,
+                epochs=(info["linear_best_epoch"], info["best_epoch"]),
+            )
         self.net = net
         self._chosen = {"point": _plain(point), **info}
         self._arch, self._training, self._prior = arch, training, prior
@@ -462,7 +552,8 @@ class _DeepBase:
         return int(np.count_nonzero(imp > NONZERO_RELATIVE * top)) if top > 0 else 0
 
     def hyperparameters(self) -> dict:
-        """Chosen grid point, its validation MSE (standardised y), best epoch, epochs run."""
+        """Chosen grid point, its validation MSE (standardised y), the best epochs of the linear
+        warm-up and of the joint phase, epochs run, and whether the joint phase was kept."""
         self._require_fit()
         c = self._chosen
         return {
@@ -470,6 +561,8 @@ class _DeepBase:
             "val_mse": float(c["val_mse"]),
             "best_epoch": int(c["best_epoch"]),
             "n_epochs_run": int(c["n_epochs_run"]),
+            "linear_best_epoch": int(c.get("linear_best_epoch", 0)),
+            "nonlinear_used": bool(c.get("nonlinear_used", True)),
         }
 
     def state(self) -> dict:
@@ -509,13 +602,14 @@ class CNNModel(_DeepBase):
 
 
 class AnnotatedCNNModel(_DeepBase):
-    """``cnn_annot`` / ``cnn_annot_local``: scaling ``s_j = f_theta(a_j) + delta_j``.
+    """``cnn_annot`` / ``cnn_annot_local``: scaling ``s_j = r_j / mean(r) * delta_j``,
+    ``r = f_theta(a)``.
 
     With ``prior_path`` (a file of :func:`save_prior`), ``theta`` and the feature standardisation
     come from the shared prior and are kept ``prior_mode="frozen"`` (bit-identical) or
     fine-tuned (``"finetune"``). Without it (local mode), ``theta`` starts fresh and is learned on
     this gene only, features standardised with this gene's variants. ``prior`` configures
-    ``hidden`` (local mode) and ``l1_deviation``.
+    ``hidden`` (local mode).
     """
 
     kind = "cnn_annot"
@@ -539,9 +633,6 @@ class AnnotatedCNNModel(_DeepBase):
         self.prior_mode = prior_mode
         self._prior_state: dict | None = None
         super().__init__(architecture=architecture, training=training, grid=grid, device=device)
-
-    def _grid_keys(self) -> set[str]:
-        return super()._grid_keys() | {"l1_deviation"}
 
     def _prior_config(self) -> dict:
         return self.prior_config
@@ -575,7 +666,6 @@ class AnnotatedCNNModel(_DeepBase):
             theta = AnnotationPrior(
                 features.shape[1],
                 prior["hidden"],
-                init=arch["scaling_init"],
                 feature_mean=mean,
                 feature_sd=sd,
                 activation=arch["activation"],
@@ -584,7 +674,10 @@ class AnnotatedCNNModel(_DeepBase):
             theta = _prior_module(state)
             if self.prior_mode == "frozen":
                 theta.requires_grad_(False)
-        return ScaledCNN(AnnotatedScaling(theta, features), ConvBody(n_variants, arch))
+        return ScaledCNN(
+            AnnotatedScaling(theta, features, arch["scaling_init"]),
+            ConvBody(n_variants, arch),
+        )
 
     def _extra_state(self) -> dict:
         return {
@@ -623,12 +716,11 @@ def load_model(state: dict) -> CNNModel | AnnotatedCNNModel:
         theta = AnnotationPrior(
             d,
             state["prior_hidden"],
-            init=arch["scaling_init"],
             feature_mean=torch.zeros(d),
             feature_sd=torch.ones(d),
             activation=state["prior_activation"],
         )
-        net = ScaledCNN(AnnotatedScaling(theta, features), ConvBody(p, arch))
+        net = ScaledCNN(AnnotatedScaling(theta, features, arch["scaling_init"]), ConvBody(p, arch))
         model._features = features
     else:
         raise ValueError(f"not a deep-model state (model={kind!r})")
@@ -666,7 +758,6 @@ def _prior_module(state: dict) -> AnnotationPrior:
     theta = AnnotationPrior(
         int(state["n_features"]),
         state["hidden"],
-        init=float(state["scaling_init"]),
         feature_mean=state["feature_mean"],
         feature_sd=state["feature_sd"],
         activation=state["activation"],
@@ -687,13 +778,16 @@ def train_annotation_prior(
 ) -> dict:
     """Train the shared annotation prior ``theta`` jointly over ``genes``.
 
-    Each gene has its own conv body and deviation ``delta``; ``theta`` is common. One step takes
-    ``prior.genes_per_step`` genes (shuffled each epoch) and minimises the sum over them of
+    Each gene has its own deviation ``delta``; ``theta`` is common. ``theta`` is trained through
+    the networks' linear read-out ``sum_j s_j x_j`` (the output of every gene's network after the
+    linear warm-up, see :func:`_train_net`): what it learns is which variants deserve a large
+    scaling weight, and the conv bodies -- fitted per gene afterwards -- do not enter. One step
+    takes ``prior.genes_per_step`` genes (shuffled each epoch) and minimises the sum over them of
     (MSE on the gene's fitting rows, full batch, + ``l1_scaling * sum|s|`` + ``l1_deviation *
     sum|delta|``). After every epoch the mean validation MSE over genes (fold-0 rows) is
     computed; training stops after ``prior.patience`` epochs without improvement and the best
     epoch's ``theta`` is returned. ``training`` supplies ``l1_scaling`` and ``weight_decay``;
-    ``prior`` its own ``lr``/``max_epochs``/``patience``/``hidden``/``l1_deviation``.
+    ``prior`` its own ``lr``/``max_epochs``/``patience``/``hidden``.
 
     Returns the prior state (for :func:`save_prior`): plain tensors, feature mean/sd and config.
     """
@@ -716,7 +810,6 @@ def train_annotation_prior(
     theta = AnnotationPrior(
         d,
         prior["hidden"],
-        init=arch["scaling_init"],
         feature_mean=mean,
         feature_sd=sd,
         activation=arch["activation"],
@@ -725,16 +818,19 @@ def train_annotation_prior(
     for g in genes:
         p = np.asarray(g.x).shape[1]
         features = torch.as_tensor(np.asarray(g.features, dtype=np.float32))
-        nets.append(ScaledCNN(AnnotatedScaling(theta, features), ConvBody(p, arch)).to(dev))
+        scaling = AnnotatedScaling(theta, features, arch["scaling_init"])
+        nets.append(ScaledCNN(scaling, ConvBody(p, arch)).to(dev))
         data.append(_prepare(g.x, g.y, g.folds, dev))
     optimiser = torch.optim.AdamW(
-        _param_groups(nets, training["weight_decay"], training["lr_scaling"], shared=theta),
+        _param_groups(
+            nets, training["weight_decay"], training["lr_scaling"], shared=theta, scaling_only=True
+        ),
         lr=prior["lr"],
     )
     generator = torch.Generator().manual_seed(int(seed) % (2**63))
-    l1, l1_dev = training["l1_scaling"], prior["l1_deviation"]
-    best, best_epoch, best_theta, stale, epoch = math.inf, 0, _snapshot(theta.mlp), 0, 0
-    for epoch in range(1, prior["max_epochs"] + 1):
+    l1 = training["l1_scaling"]
+
+    def epoch_step() -> None:
         order = torch.randperm(len(genes), generator=generator).tolist()
         for net in nets:
             net.train()
@@ -745,23 +841,29 @@ def train_annotation_prior(
             for i in chosen:
                 net, dat = nets[i], data[i]
                 s = net.scaling.weights()
-                mse = torch.mean((net(dat.x_fit, s) - dat.y_fit) ** 2)
-                loss = loss + mse + _smooth_penalty(net, s, l1)
+                mse = torch.mean((net(dat.x_fit, s, linear_only=True) - dat.y_fit) ** 2)
+                loss = loss + mse
             loss.backward()
             optimiser.step()
-            _prox(optimiser, [(nets[i].scaling.delta, l1_dev) for i in chosen])
-        with torch.no_grad():
-            vals = []
-            for net, dat in zip(nets, data, strict=True):
-                net.eval()
-                vals.append(float(torch.mean((net(dat.x_val) - dat.y_val) ** 2)))
-            val = float(np.mean(vals))
-        if val < best:
-            best, best_epoch, best_theta, stale = val, epoch, _snapshot(theta.mlp), 0
-        else:
-            stale += 1
-            if stale >= prior["patience"]:
-                break
+            _prox(optimiser, [(nets[i].scaling.delta, l1) for i in chosen])
+
+    @torch.no_grad()
+    def validate() -> float:
+        vals = []
+        for net, dat in zip(nets, data, strict=True):
+            net.eval()
+            vals.append(float(torch.mean((net(dat.x_val, linear_only=True) - dat.y_val) ** 2)))
+        return float(np.mean(vals))
+
+    info = _early_stopped(
+        epoch_step=epoch_step,
+        validate=validate,
+        keep=theta.mlp,
+        max_epochs=prior["max_epochs"],
+        patience=prior["patience"],
+    )
+    best, best_epoch, epoch = info["val_mse"], info["best_epoch"], info["n_epochs_run"]
+    best_theta = _snapshot(theta.mlp)
     return {
         "format": PRIOR_FORMAT,
         "version": 1,

@@ -1,0 +1,67 @@
+"""Capability table of issue 3 from a finished workflow run on a simulated scenario cohort.
+
+Reads ``<run>/results/tables/r2.tsv`` and the simulation's ``truth_genes.tsv`` and prints, over
+the selected genes: median held-out R² per model; on linear genes (simulated h²_nonlinear = 0)
+the ratio of medians cnn / enet; on genes with simulated h²_nonlinear >= 0.1 the fraction where
+cnn beats enet and the median gain; and cnn_annot against cnn.
+
+Run a scenario first (``make scenarios`` does both), then e.g.
+``.venv/bin/python benchmarks/capability.py --run results-scenarios/nonlinear``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+
+def capability(r2: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """One row per statistic (columns: statistic, value, n_genes) from the long R² table."""
+    ok = r2[r2["status"] == "ok"]
+    wide = ok.groupby(["gene_id", "model"])["r2_pearson"].mean().unstack("model")
+    wide = wide.join(truth.set_index("gene_id")[["h2_linear", "h2_nonlinear"]], how="left")
+    rows = [(f"median R² {m}", wide[m].median(), int(wide[m].notna().sum())) for m in _models(wide)]
+
+    def pair(a: str, b: str, genes: pd.Series, label: str) -> None:
+        if a not in wide or b not in wide:
+            return
+        both = wide.loc[genes, [a, b]].dropna()
+        if both.empty:
+            return
+        diff = both[a] - both[b]
+        rows.append(
+            (f"{label}: median {a} / median {b}", both[a].median() / both[b].median(), len(both))
+        )
+        rows.append((f"{label}: fraction {a} > {b}", float((diff > 0).mean()), len(both)))
+        rows.append((f"{label}: median R² gain {a} - {b}", float(diff.median()), len(both)))
+
+    linear = wide["h2_nonlinear"] == 0
+    nonlinear = wide["h2_nonlinear"] >= 0.1
+    pair("cnn", "enet", wide.index[linear], "linear genes")
+    pair("cnn", "enet", wide.index[nonlinear], "h2_nonlinear >= 0.1")
+    pair("cnn_annot", "cnn", wide.index, "all genes")
+    pair("enet_annot", "enet", wide.index, "all genes")
+    pair("cnn_annot", "cnn_annot_local", wide.index, "all genes")
+    return pd.DataFrame(rows, columns=["statistic", "value", "n_genes"])
+
+
+def _models(wide: pd.DataFrame) -> list[str]:
+    return [c for c in wide.columns if c not in ("h2_linear", "h2_nonlinear")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--run", required=True, help="workflow directory (has results/, data/)")
+    parser.add_argument("--truth", help="truth_genes.tsv (default: <run>/data/truth_genes.tsv)")
+    args = parser.parse_args()
+    run = Path(args.run)
+    r2 = pd.read_csv(run / "results/tables/r2.tsv", sep="\t")
+    truth = pd.read_csv(args.truth or run / "data/truth_genes.tsv", sep="\t")
+    table = capability(r2, truth)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
