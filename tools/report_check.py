@@ -1,0 +1,222 @@
+"""Open a twasnet Snakemake report in headless chromium and check what a reader would see.
+
+    .venv/bin/python tools/report_check.py results/report.html --out results/report_check
+
+1. The report embeds the comparison page, the setup page and the four figures (read from the
+   report's own ``results`` data).
+2. Chromium loads the report and the report's app renders its navigation with the categories
+   Comparison, Figures and Setup (checked in the DOM chromium dumps after running the scripts).
+3. For the comparison page, the setup page and each figure, a copy of the report is opened with a
+   few lines appended that do what clicking the result's eye button does (``app.setView`` with the
+   embedded file); chromium saves a screenshot (``<out>/<view>.png``) and the DOM, which must show
+   the item (the iframe or image with the embedded file). Screenshots must not be blank.
+
+Exits non-zero, saying what is missing, when a check fails. Needs Debian's ``chromium``
+(``apt-get install chromium``) or another Chromium/Chrome given by ``--browser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from html.parser import HTMLParser
+from pathlib import Path
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1400,1000",
+    "--virtual-time-budget=8000",
+]
+CATEGORIES = ("Comparison", "Figures", "Setup")
+VIEWS = {
+    "comparison": ("Comparison", "results/report/comparison.html", "html"),
+    "setup": ("Setup", "results/report/setup.html", "html"),
+    "fig_pairs": ("Figures", "results/figures/pairs.png", "img"),
+    "fig_delta": ("Figures", "results/figures/delta.png", "img"),
+    "fig_h2": ("Figures", "results/figures/h2.png", "img"),
+    "fig_importance": ("Figures", "results/figures/importance.png", "img"),
+}
+# What clicking a result's eye button does in the report app (its ButtonViewManager).
+OPEN_VIEW = """
+<script>
+(function open() {{
+  if (typeof app === "undefined" || typeof results === "undefined") {{
+    setTimeout(open, 50);
+    return;
+  }}
+  app.showCategory({category});
+  app.setView({{content: {content}, contentPath: results[{path}].data_uri, resultPath: {path}}});
+}})();
+</script>
+"""
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def find_browser(name: str | None) -> str:
+    for candidate in [name] if name else BROWSERS:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise CheckFailed(f"no browser found ({name or ', '.join(BROWSERS)}): apt-get install chromium")
+
+
+def embedded(report_html: str, variable: str):
+    """The JSON value of ``var <variable> = ...;`` in the report's scripts."""
+    match = re.search(
+        rf'<script id="{variable}">\s*var {variable} = (.*?);\s*</script>', report_html, re.S
+    )
+    if not match:
+        raise CheckFailed(f"the report has no '{variable}' data: is it a Snakemake report?")
+    return json.loads(match.group(1))
+
+
+def decode_data_uri(uri: str) -> bytes:
+    header, _, payload = uri.partition(",")
+    return (
+        base64.b64decode(payload) if ";base64" in header else urllib.parse.unquote_to_bytes(payload)
+    )
+
+
+class _AppText(HTMLParser):
+    """Text inside ``<div id="app">``, plus the src of iframes and images there."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.text: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if self.depth == 0 and tag == "div" and attrs.get("id") == "app":
+            self.depth = 1
+        elif self.depth:
+            if tag not in ("img", "br", "hr", "input", "meta", "link"):
+                self.depth += 1
+            if tag in ("iframe", "img") and attrs.get("src"):
+                self.sources.append(attrs["src"])
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.text.append(data)
+
+
+def run_browser(browser: str, url: str, *, screenshot: Path | None = None) -> str:
+    """Load ``url``; return the DOM after its scripts ran (and save a screenshot if asked)."""
+    with tempfile.TemporaryDirectory(prefix="twasnet-chromium-") as profile:
+        flags = [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]
+        if screenshot is not None:
+            shot = subprocess.run(
+                [browser, *flags, f"--screenshot={screenshot}", url],
+                capture_output=True, text=True, timeout=180,
+            )  # fmt: skip
+            if shot.returncode != 0 or not screenshot.exists():
+                raise CheckFailed(
+                    f"chromium could not take a screenshot of {url}: {shot.stderr[-800:]}"
+                )
+        dump = subprocess.run(
+            [browser, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=180
+        )
+    if dump.returncode != 0 or "<html" not in dump.stdout:
+        raise CheckFailed(f"chromium could not load {url}: {dump.stderr[-800:]}")
+    return dump.stdout
+
+
+def app_content(dom: str) -> _AppText:
+    parser = _AppText()
+    parser.feed(dom)
+    return parser
+
+
+def not_blank(png: Path) -> bool:
+    import matplotlib.image
+
+    pixels = matplotlib.image.imread(png)
+    return pixels.ndim == 3 and float(pixels[..., :3].std()) > 0.02
+
+
+def check_report(report: Path, out: Path, *, browser: str | None = None) -> list[str]:
+    """Run every check; return the lines of a summary (raises CheckFailed on the first failure)."""
+    browser = find_browser(browser)
+    out.mkdir(parents=True, exist_ok=True)
+    page = report.read_text(encoding="utf-8")
+    results = embedded(page, "results")
+    lines = []
+    for _, path, _ in VIEWS.values():
+        if path not in results:
+            raise CheckFailed(
+                f"{report}: {path} is not in the report (was it flagged with report()?)"
+            )
+    table = decode_data_uri(results[VIEWS["comparison"][1]]["data_uri"]).decode("utf-8")
+    pairs = re.findall(r"<td>(\w+) vs (\w+)</td>", table)
+    if "<table" not in table or not pairs:
+        raise CheckFailed("the embedded comparison page holds no comparison table rows")
+    lines.append(f"embedded: comparison table with {len(pairs)} pair(s), setup page, 4 figures")
+
+    landing = app_content(run_browser(browser, report.resolve().as_uri()))
+    shown = " ".join(landing.text)
+    missing = [c for c in CATEGORIES if c not in shown]
+    if missing:
+        raise CheckFailed(f"the rendered report's menu lacks {missing}; it shows: {shown[:300]!r}")
+    lines.append(f"landing page rendered with categories {', '.join(CATEGORIES)}")
+
+    for view, (category, path, content) in VIEWS.items():
+        copy = out / f"{view}.html"
+        script = OPEN_VIEW.format(
+            category=json.dumps(category), content=json.dumps(content), path=json.dumps(path)
+        )
+        head, body_end, tail = page.rpartition("</body>")  # the document's own, not one in a script
+        copy.write_text(head + script + body_end + tail, encoding="utf-8")
+        screenshot = out / f"{view}.png"
+        screenshot.unlink(missing_ok=True)
+        rendered = app_content(run_browser(browser, copy.resolve().as_uri(), screenshot=screenshot))
+        if results[path]["data_uri"] not in rendered.sources:
+            raise CheckFailed(f"{view}: the report did not display {path}")
+        if not not_blank(screenshot):
+            raise CheckFailed(f"{view}: the screenshot {screenshot} is blank")
+        copy.unlink()
+        lines.append(f"{view}: {path} displayed; screenshot {screenshot}")
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("report", type=Path, nargs="?", default=Path("results/report.html"))
+    parser.add_argument("--out", type=Path, default=Path("results/report_check"))
+    parser.add_argument("--browser", default=None, help="browser executable (default: chromium)")
+    args = parser.parse_args(argv)
+    try:
+        for line in check_report(args.report, args.out, browser=args.browser):
+            print(line)
+    except CheckFailed as failed:
+        print(f"report check FAILED: {failed}", file=sys.stderr)
+        return 1
+    print("report check passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
