@@ -187,6 +187,6 @@ def test_report_shows_the_comparison_and_figures_in_chromium(finished_run, tmp_p
     assert report.stat().st_size > 0
     if shutil.which("chromium") is None:
         pytest.skip("chromium is not installed (apt-get install chromium); report built only")
-    lines = check_report(report, tmp_path, views=("comparison", "fig_pairs"))
+    lines = check_report(report, tmp_path, only=("comparison", "pairs"))
     assert any("comparison table" in line for line in lines)
     assert (tmp_path / "comparison.png").stat().st_size > 0

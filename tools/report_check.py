@@ -2,8 +2,8 @@
 
     .venv/bin/python tools/report_check.py results/report.html --out results/report_check
 
-1. The report embeds the comparison page, the setup page and the four figures (read from the
-   report's own ``results`` data).
+1. The report embeds the comparison page (with table rows), the setup page and at least four
+   figures, in the categories Comparison, Setup and Figures (read from the report's own data).
 2. Chromium loads the report and the report's app renders its navigation with the categories
    Comparison, Figures and Setup (checked in the DOM chromium dumps after running the scripts).
 3. For the comparison page, the setup page and each figure, a copy of the report is opened with a
@@ -43,15 +43,10 @@ CHROMIUM_FLAGS = [
     "--window-size=1400,1000",
     "--virtual-time-budget=8000",
 ]
-CATEGORIES = ("Comparison", "Figures", "Setup")
-VIEWS = {
-    "comparison": ("Comparison", "results/report/comparison.html", "html"),
-    "setup": ("Setup", "results/report/setup.html", "html"),
-    "fig_pairs": ("Figures", "results/figures/pairs.png", "img"),
-    "fig_delta": ("Figures", "results/figures/delta.png", "img"),
-    "fig_h2": ("Figures", "results/figures/h2.png", "img"),
-    "fig_importance": ("Figures", "results/figures/importance.png", "img"),
-}
+# What the report must hold, by category: (kind of view, least number of items). The items are
+# found in the report's own category index, so the check follows the rules' report() flags.
+EXPECTED = {"Comparison": ("html", 1), "Figures": ("img", 4), "Setup": ("html", 1)}
+MIME_VIEWS = {"text/html": "html", "image/png": "img", "image/svg+xml": "img"}
 # What clicking a result's eye button does in the report app (its ButtonViewManager).
 OPEN_VIEW = """
 <script>
@@ -158,36 +153,49 @@ def not_blank(png: Path) -> bool:
     return pixels.ndim == 3 and float(pixels[..., :3].std()) > 0.02
 
 
+def report_views(results: dict, categories: dict) -> dict[str, tuple[str, str, str]]:
+    """The viewable items of the expected categories: name -> (category, path, view kind)."""
+    views = {}
+    for category, (kind, least) in EXPECTED.items():
+        paths = [p for sub in categories.get(category, {}).values() for p in sub]
+        found = [p for p in paths if MIME_VIEWS.get(results[p]["mime_type"]) == kind]
+        if len(found) < least:
+            raise CheckFailed(
+                f"the report's category {category!r} holds {len(found)} viewable item(s) "
+                f"({kind}), expected at least {least}: was each output flagged with report()?"
+            )
+        views |= {Path(p).stem: (category, p, kind) for p in found}
+    return views
+
+
 def check_report(
-    report: Path, out: Path, *, browser: str | None = None, views: tuple[str, ...] = tuple(VIEWS)
+    report: Path, out: Path, *, browser: str | None = None, only: tuple[str, ...] | None = None
 ) -> list[str]:
-    """Run the checks (for ``views``, default all); return the lines of a summary (raises
-    CheckFailed on the first failure)."""
+    """Run the checks on every view of the report (or the views named in ``only``, e.g.
+    ``("comparison", "pairs")``); return a summary, one line per check. Raises CheckFailed."""
     browser = find_browser(browser)
     out.mkdir(parents=True, exist_ok=True)
     page = report.read_text(encoding="utf-8")
     results = embedded(page, "results")
-    lines = []
-    for _, path, _ in VIEWS.values():
-        if path not in results:
-            raise CheckFailed(
-                f"{report}: {path} is not in the report (was it flagged with report()?)"
-            )
-    table = decode_data_uri(results[VIEWS["comparison"][1]]["data_uri"]).decode("utf-8")
+    views = report_views(results, embedded(page, "categories"))
+    comparison = views.get("comparison")
+    if comparison is None:
+        raise CheckFailed("the report has no comparison page (results/report/comparison.html)")
+    table = decode_data_uri(results[comparison[1]]["data_uri"]).decode("utf-8")
     pairs = re.findall(r"<td>(\w+) vs (\w+)</td>", table)
     if "<table" not in table or not pairs:
         raise CheckFailed("the embedded comparison page holds no comparison table rows")
-    lines.append(f"embedded: comparison table with {len(pairs)} pair(s), setup page, 4 figures")
+    lines = [f"embedded: comparison table with {len(pairs)} pair(s); views {', '.join(views)}"]
 
     landing = app_content(run_browser(browser, report.resolve().as_uri()))
     shown = " ".join(landing.text)
-    missing = [c for c in CATEGORIES if c not in shown]
+    missing = [c for c in EXPECTED if c not in shown]
     if missing:
         raise CheckFailed(f"the rendered report's menu lacks {missing}; it shows: {shown[:300]!r}")
-    lines.append(f"landing page rendered with categories {', '.join(CATEGORIES)}")
+    lines.append(f"landing page rendered with categories {', '.join(EXPECTED)}")
 
-    for view in views:
-        category, path, content = VIEWS[view]
+    for view in only or tuple(views):
+        category, path, content = views[view]
         copy = out / f"{view}.html"
         script = OPEN_VIEW.format(
             category=json.dumps(category), content=json.dumps(content), path=json.dumps(path)
