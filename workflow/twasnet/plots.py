@@ -87,7 +87,14 @@ def delta_figure(genes: pd.DataFrame, pairs: Sequence[tuple[str, str]], *, seed:
             showfliers=False,
         )
         for pos, v in zip(positions, values, strict=True):
-            ax.scatter(v, pos + rng.uniform(-0.15, 0.15, v.size), s=10, alpha=0.6, color="tab:blue")
+            ax.scatter(
+                v,
+                pos + rng.uniform(-0.15, 0.15, v.size),
+                s=10,
+                alpha=0.6,
+                color="tab:blue",
+                zorder=3,
+            )
         ax.axvline(0, color="grey", lw=1, ls="--")
         ax.set_yticks(positions, [f"{a} − {b}" for a, b in pairs])
         ax.set_xlabel("ΔR² per gene (held-out, A − B)")
