@@ -12,7 +12,7 @@ TORCH_SPEC := torch==2.13.0
 ADELIE_SPEC := adelie==1.1.52
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo scenarios
+.PHONY: demo test install lint clean-demo scenarios report-check
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -30,11 +30,15 @@ data/demo/simulation.json: | $(STAMP)
 
 demo: $(STAMP) data/demo/simulation.json
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml --report results/report.html
 	@echo
 	@echo "Held-out R² per gene and model:   results/tables/r2.tsv"
 	@echo "Genes kept/dropped (with h², p):  results/genes/selection.tsv"
 	@echo "Scored against simulated truth:   results/tables/truth_evaluation.tsv"
 	@echo "Causal-variant ranking per model: results/tables/importance_vs_truth.tsv"
+	@echo "Model pairs compared (tests):     results/tables/comparison.md (and .tsv)"
+	@echo "Figures:                          results/figures/"
+	@echo "Report (open in a browser):       results/report.html"
 
 # The capability scenarios (README, "Simulated cohorts"): each preset simulated and run through the
 # whole workflow in its own directory, then summarised by benchmarks/capability.py.
@@ -61,3 +65,9 @@ test: lint
 
 clean-demo:
 	rm -rf results data/demo .snakemake
+
+# Open results/report.html (from `make demo`) in headless chromium and check that it shows the
+# comparison table, the setup page and the figures; screenshots go to results/report_check/.
+# Needs Debian's chromium: apt-get install chromium.
+report-check: $(STAMP)
+	$(BIN)/python tools/report_check.py results/report.html --out results/report_check

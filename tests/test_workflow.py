@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import gzip
+import shutil
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import ALL_MODELS, run_workflow, tiny_config
+from conftest import ALL_MODELS, REPO, run_workflow, tiny_config
 
 from twasnet.io.store import read_artefact
+
+sys.path.insert(0, str(REPO / "tools"))
+from report_check import check_report  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_cohort, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
-    config = tiny_config(tiny_cohort, select={"mode": "reml", "p_max": 0.05, "gene_list": None})
+    config = tiny_config(
+        tiny_cohort,
+        select={"mode": "reml", "p_max": 0.05, "gene_list": None},
+        compare={"per_gene_test": True, "n_bootstrap": 200, "top_genes": 1},
+    )
     run_workflow(workdir, config)
     return workdir, config
 
@@ -107,3 +116,77 @@ def assert_same_state(a, b):
         np.testing.assert_array_equal(a, b)
     else:
         assert a == b or (a != a and b != b)  # NaN equals NaN here
+
+
+# ---- comparison tables, figures and report (issue 4) ----
+STABLE = [
+    "results/tables/r2.tsv",
+    "results/tables/comparison.tsv",
+    "results/tables/comparison.md",
+    "results/tables/comparison_genes.tsv",
+    "results/tables/comparison_dropped.tsv",
+    "results/tables/comparison_per_gene.tsv",
+    "results/tables/r2_wide.tsv",
+    "results/tables/r2_wide.parquet",
+    "results/report/comparison.html",
+    "results/report/setup.html",
+    *[
+        f"results/figures/{n}.{e}"
+        for n in ("pairs", "delta", "h2", "importance")
+        for e in ("png", "svg")
+    ],
+]
+
+
+def test_comparison_pairs_the_genes_both_models_scored(finished_run):
+    workdir, _ = finished_run
+    r2 = pd.read_csv(workdir / "results/tables/r2.tsv", sep="\t")
+    comparison = pd.read_csv(workdir / "results/tables/comparison.tsv", sep="\t")
+    assert comparison[["model_a", "model_b"]].values.tolist() == [
+        ["cnn", "enet"],
+        ["cnn_annot", "cnn"],
+        ["enet_annot", "enet"],
+        ["cnn_annot", "enet_annot"],
+        ["cnn_annot", "enet"],
+        ["cnn_annot", "cnn_annot_local"],
+    ]
+    ok = r2[r2["status"] == "ok"]
+    for row in comparison.itertuples():
+        both = set(ok.loc[ok["model"] == row.model_a, "gene_id"])
+        both &= set(ok.loc[ok["model"] == row.model_b, "gene_id"])
+        assert row.n_genes == len(both) > 0
+        assert 0 <= row.wilcoxon_p <= row.wilcoxon_p_holm <= 1
+        assert row.mean_delta_ci_low <= row.mean_delta <= row.mean_delta_ci_high
+    wide = pd.read_parquet(workdir / "results/tables/r2_wide.parquet")
+    pd.testing.assert_frame_equal(
+        wide, pd.read_csv(workdir / "results/tables/r2_wide.tsv", sep="\t"), atol=1e-5
+    )
+    assert list(wide.columns) == ["gene_id"] + [f"r2_{m}" for m in ALL_MODELS]
+    per_gene = pd.read_csv(workdir / "results/tables/comparison_per_gene.tsv", sep="\t")
+    assert len(per_gene) == comparison["n_genes"].sum()
+    assert per_gene["p"].between(0, 1).all()
+    text = (workdir / "results/tables/comparison.md").read_text()
+    assert "cnn_annot vs cnn_annot_local" in text and "Wilcoxon" in text
+
+
+def test_forced_rerun_gives_byte_identical_tables_and_figures(finished_run):
+    workdir, config = finished_run
+    before = {p: (workdir / p).read_bytes() for p in STABLE}
+    written = {p: (workdir / p).stat().st_mtime_ns for p in STABLE}
+    run_workflow(workdir, config, "--forcerun", "aggregate")
+    rewritten = [p for p in STABLE if (workdir / p).stat().st_mtime_ns != written[p]]
+    assert len(rewritten) == len(STABLE) - 1  # all but per-gene (it reads predictions, not r2)
+    changed = [p for p in STABLE if (workdir / p).read_bytes() != before[p]]
+    assert not changed, changed
+
+
+def test_report_shows_the_comparison_and_figures_in_chromium(finished_run, tmp_path):
+    workdir, config = finished_run
+    run_workflow(workdir, config, "--report", "results/report.html")
+    report = workdir / "results/report.html"
+    assert report.stat().st_size > 0
+    if shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); report built only")
+    lines = check_report(report, tmp_path, only=("comparison", "pairs"))
+    assert any("comparison table" in line for line in lines)
+    assert (tmp_path / "comparison.png").stat().st_size > 0

@@ -103,9 +103,33 @@ def final_outputs():
     outputs = ["results/tables/r2.tsv"]
     if config["truth"]["genes"]:
         outputs.append("results/tables/truth_evaluation.tsv")
+    outputs += comparison_outputs()
     return outputs
 
 
 def attempt_scaled(base):
     """A resource that grows with each retry of a failed job."""
     return lambda wildcards, attempt: base * attempt
+
+
+# ---- comparison (tables, figures, report) ----
+COMPARISON_FIGURES = ("pairs", "delta", "h2", "importance")
+
+
+def figure_file(name, ext):
+    return f"results/figures/{name}.{ext}"
+
+
+def comparison_outputs():
+    """Everything the compare, plot and setup rules produce for a finished run."""
+    outputs = [
+        "results/tables/comparison.tsv",
+        "results/tables/comparison.md",
+        "results/tables/r2_wide.tsv",
+        "results/tables/r2_wide.parquet",
+        "results/report/setup.html",
+    ]
+    outputs += [figure_file(n, e) for n in COMPARISON_FIGURES for e in ("png", "svg")]
+    if config["compare"]["per_gene_test"]:
+        outputs.append("results/tables/comparison_per_gene.tsv")
+    return outputs

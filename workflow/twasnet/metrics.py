@@ -51,3 +51,17 @@ def importance_ranking(is_causal: np.ndarray, importance: np.ndarray) -> dict[st
         "auroc": float(roc_auc_score(labels, scores)),
         "average_precision": float(average_precision_score(labels, scores)),
     }
+
+
+def squared_correlation(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Squared Pearson correlation along the last axis of ``y`` and ``pred`` (..., n), the
+    ``r2_pearson`` of :func:`prediction_metrics` for many resamples at once
+    (0 where a prediction or observation is constant, as there)."""
+    y = y - y.mean(axis=-1, keepdims=True)
+    pred = pred - pred.mean(axis=-1, keepdims=True)
+    sxy = (y * pred).sum(axis=-1)
+    sxx = (y * y).sum(axis=-1)
+    syy = (pred * pred).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = sxy * sxy / (sxx * syy)
+    return np.where((sxx > 0) & (syy > 0), r2, 0.0)

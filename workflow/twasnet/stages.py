@@ -19,6 +19,7 @@ from twasnet.io.covariates import read_covariates
 from twasnet.io.expression import read_expression_bed
 from twasnet.io.store import (
     ANNOTATION_PREFIX,
+    atomic_output,
     load_gene,
     read_json,
     read_table,
@@ -445,3 +446,189 @@ def _fit_key(path: str) -> tuple[str, str, int]:
     name = Path(path).name
     gene_id, _, rest = name.rpartition(".split")
     return gene_id, Path(path).parent.name, int(rest.split(".")[0])
+
+
+def compare(
+    *,
+    r2_path: str,
+    pairs: Sequence[Sequence[str]],
+    models: Sequence[str],
+    metric: str,
+    alternative: str,
+    alpha: float,
+    n_bootstrap: int,
+    seed: int,
+    out_comparison: str,
+    out_markdown: str,
+    out_html: str,
+    out_genes: str,
+    out_dropped: str,
+    out_wide_tsv: str,
+    out_wide_parquet: str,
+) -> None:
+    """Compare every configured pair of models across genes (see :mod:`twasnet.compare`) and write
+    the comparison (TSV, Markdown, HTML), its per-gene values and left-out genes, and the wide
+    gene × model R² table."""
+    from twasnet.compare import compare_models, run_pairs, wide_table
+    from twasnet.report import comparison_html, comparison_markdown, comparison_notes
+
+    r2 = read_table(r2_path)
+    r2["gene_id"] = r2["gene_id"].astype(str)
+    chosen = run_pairs(pairs, models)
+    skipped = [f"{a} vs {b}" for a, b in pairs if (str(a), str(b)) not in chosen]
+    if skipped:
+        log.info("pairs not compared (model not run): %s", ", ".join(skipped))
+    comparison, genes, dropped = compare_models(
+        r2,
+        pairs=chosen,
+        alternative=alternative,
+        alpha=alpha,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        metric=metric,
+    )
+    for row in comparison.itertuples():
+        log.info(
+            "%s vs %s: %d genes, mean delta %.4f, Wilcoxon p %.3g (Holm %.3g)",
+            row.model_a,
+            row.model_b,
+            row.n_genes,
+            row.mean_delta,
+            row.wilcoxon_p,
+            row.wilcoxon_p_holm,
+        )
+    notes = comparison_notes(
+        metric=metric,
+        alternative=alternative,
+        alpha=alpha,
+        n_bootstrap=n_bootstrap,
+        skipped=skipped,
+    )
+    wide = wide_table(r2, models=models, metric=metric)
+    write_table(comparison, out_comparison)
+    write_table(genes, out_genes)
+    write_table(dropped, out_dropped)
+    write_table(wide, out_wide_tsv)
+    write_table(wide, out_wide_parquet)
+    for text, path in (
+        (comparison_markdown(comparison, dropped, notes=notes), out_markdown),
+        (comparison_html(comparison, dropped, notes=notes), out_html),
+    ):
+        with atomic_output(path) as tmp:
+            tmp.write_text(text)
+
+
+def compare_per_gene(
+    *,
+    prediction_paths: Sequence[str],
+    pairs: Sequence[Sequence[str]],
+    models: Sequence[str],
+    alpha: float,
+    n_bootstrap: int,
+    seed: int,
+    out_path: str,
+) -> None:
+    """Per gene and pair: is the difference in held-out R² significant for this gene, by a paired
+    bootstrap over held-out individuals of the stored predictions."""
+    from twasnet.compare import per_gene_comparison, run_pairs
+
+    predictions = {}
+    for path in prediction_paths:
+        gene_id, model, split = _fit_key(path)
+        predictions[(model, gene_id, split)] = read_table(path)
+    table = per_gene_comparison(
+        predictions, pairs=run_pairs(pairs, models), alpha=alpha, n_bootstrap=n_bootstrap, seed=seed
+    )
+    write_table(table, out_path)
+
+
+def plot_comparison(
+    *,
+    genes_path: str,
+    wide_path: str,
+    selection_path: str,
+    importance_paths: Sequence[str],
+    truth_genes_path: str | None,
+    truth_variants_path: str | None,
+    pairs: Sequence[Sequence[str]],
+    models: Sequence[str],
+    top_genes: int,
+    seed: int,
+    out: dict[str, str],
+) -> None:
+    """Draw the comparison figures; ``out`` maps ``<figure>_png``/``<figure>_svg`` to paths for
+    the figures ``pairs``, ``delta``, ``h2`` and ``importance``."""
+    from twasnet.compare import run_pairs
+    from twasnet.plots import (
+        delta_figure,
+        h2_figure,
+        importance_figure,
+        pair_scatter_figure,
+        save_figure,
+    )
+
+    chosen = run_pairs(pairs, models)
+    genes = read_table(genes_path)
+    wide = read_table(wide_path)
+    selection = read_table(selection_path)
+    estimated = selection.groupby(selection["gene_id"].astype(str))["h2"].mean()
+    simulated = causal = None
+    if truth_genes_path:
+        truth = pd.read_csv(truth_genes_path, sep="\t")
+        simulated = truth.set_index(truth["gene_id"].astype(str))["h2_total"]
+    if truth_variants_path:
+        variants = pd.read_csv(truth_variants_path, sep="\t")
+        variants = variants[variants["causal"] == 1]
+        causal = {str(g): t["pos"].to_numpy() for g, t in variants.groupby("gene_id")}
+    shown = top_gene_ids(wide, models=models, per_model=top_genes)
+    tracks = {}
+    for path in importance_paths:
+        gene_id, model, split = _fit_key(path)
+        if gene_id in shown and split == min(selection["split"]):
+            tracks[(gene_id, model)] = read_table(path)
+    tss = selection.drop_duplicates("gene_id").set_index("gene_id")["tss"].to_dict()
+    figures = {
+        "pairs": pair_scatter_figure(genes, chosen),
+        "delta": delta_figure(genes, chosen, seed=seed),
+        "h2": h2_figure(wide, models=models, estimated=estimated, simulated=simulated),
+        "importance": importance_figure(tracks, genes=shown, models=models, tss=tss, causal=causal),
+    }
+    for name, fig in figures.items():
+        save_figure(fig, png=out[f"{name}_png"], svg=out[f"{name}_svg"])
+
+
+def top_gene_ids(wide: pd.DataFrame, *, models: Sequence[str], per_model: int) -> list[str]:
+    """The ``per_model`` genes of highest held-out R² for each model, in model order, no repeats."""
+    shown: list[str] = []
+    for model in models:
+        column = wide[["gene_id", f"r2_{model}"]].dropna()
+        top = column.sort_values([f"r2_{model}", "gene_id"], ascending=[False, True], kind="stable")
+        for gene_id in top["gene_id"].astype(str).head(per_model):
+            if gene_id not in shown:
+                shown.append(gene_id)
+    return shown
+
+
+def summarise_setup(
+    *,
+    cohort_summary_path: str,
+    split_path: str,
+    selection_path: str,
+    r2_path: str,
+    config: dict,
+    out_html: str,
+) -> None:
+    """Write the run's setup (cohort sizes, split, genes kept/dropped, models, grids, seeds) as
+    an HTML page for the report."""
+    from twasnet.report import html_page, html_table, setup_tables
+
+    tables = setup_tables(
+        cohort_counts=read_json(cohort_summary_path)["counts"],
+        split=read_table(split_path),
+        selection=read_table(selection_path),
+        r2=read_table(r2_path),
+        config=config,
+    )
+    page = html_page("Setup of this run", [(t, html_table(f)) for t, f in tables])
+    with atomic_output(out_html) as tmp:
+        tmp.write_text(page)
