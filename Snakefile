@@ -20,3 +20,6 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+
+
+include: "workflow/rules/export.smk"
