@@ -12,7 +12,7 @@ TORCH_SPEC := torch==2.13.0
 ADELIE_SPEC := adelie==1.1.52
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo
+.PHONY: demo test install lint clean-demo bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,16 +25,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-data/demo/simulation.json: | $(STAMP)
-	$(BIN)/twasnet simulate --preset demo --out data/demo
+# the demo cohort and an independent target cohort of 500 (stage 2: predict, associate)
+data/demo/target/phenotype.tsv: | $(STAMP)
+	$(BIN)/twasnet simulate --preset demo --target 500 --out data/demo
 
-demo: $(STAMP) data/demo/simulation.json
+demo: $(STAMP) data/demo/target/phenotype.tsv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 	@echo
 	@echo "Held-out R² per gene and model:   results/tables/r2.tsv"
 	@echo "Genes kept/dropped (with h², p):  results/genes/selection.tsv"
 	@echo "Scored against simulated truth:   results/tables/truth_evaluation.tsv"
 	@echo "Causal-variant ranking per model: results/tables/importance_vs_truth.tsv"
+	@echo "PredictDB files (S-PrediXcan):    results/export/predictdb/"
+	@echo "Target cohort TWAS (stage 2):     results/target/twas.tsv"
+	@echo "Versions, config, input hashes:   results/provenance.json"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -47,3 +51,19 @@ test: lint
 
 clean-demo:
 	rm -rf results data/demo .snakemake
+
+# Rerun check: rerun the workflow from a config in a fresh directory and compare every table with
+# the previous run's (results/tables; fit times excepted) byte for byte; differing cells are listed
+# and the target fails. Paths in the config are resolved in BENCH_DIR, where data/ and config/ are
+# linked, so keep the config's inputs under data/ (as the demo does) or give absolute paths.
+BENCH_CONFIG ?= config/config.yaml
+BENCH_DIR ?= bench/rerun
+PREVIOUS ?= results/tables
+
+bench: $(STAMP)
+	rm -rf $(BENCH_DIR) && mkdir -p $(BENCH_DIR)
+	ln -s $(CURDIR)/data $(BENCH_DIR)/data
+	ln -s $(CURDIR)/config $(BENCH_DIR)/config
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --snakefile Snakefile \
+		--directory $(BENCH_DIR) --configfile $(abspath $(BENCH_CONFIG))
+	$(BIN)/twasnet compare-runs $(PREVIOUS) $(BENCH_DIR)/results/tables

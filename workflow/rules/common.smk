@@ -125,11 +125,17 @@ def splits():
 def input_files():
     """Every input file the config names, with genotype indices: hashed into provenance.json."""
     files = [*genotype_files(), config["expression"], *optional(config["covariates"])]
-    files += optional(config["annotations"]["path"]) + optional(config["select"]["gene_list"])
+    files += optional(config["annotations"]["path"]) + optional(
+        config["select"]["gene_list"]
+    )
     files += optional(config["truth"]["genes"]) + optional(config["truth"]["variants"])
     files += target_genotype_files()
-    files += optional(config["target"]["phenotype"]) + optional(config["target"]["covariates"])
-    indices = [f + ext for f in files for ext in (".tbi", ".csi") if Path(f + ext).exists()]
+    files += optional(config["target"]["phenotype"]) + optional(
+        config["target"]["covariates"]
+    )
+    indices = [
+        f + ext for f in files for ext in (".tbi", ".csi") if Path(f + ext).exists()
+    ]
     return sorted(set(files + indices))
 
 
@@ -154,7 +160,8 @@ def model_split_fit_files(kind):
         rows = selected()
         rows = rows[rows["split"].astype(int) == int(wildcards.split)]
         return [
-            FIT_STEM.format(model=wildcards.model, gene=g, split=wildcards.split) + f".{kind}"
+            FIT_STEM.format(model=wildcards.model, gene=g, split=wildcards.split)
+            + f".{kind}"
             for g in rows["gene_id"]
         ]
 
@@ -175,7 +182,11 @@ def target_genotype_files():
 
 def prediction_files():
     """The target cohort's predicted expression: one BED per model in config and split."""
-    return [f"{PREDICTIONS_DIR}/{m}.split{s}.bed.gz" for m in config["models"] for s in splits()]
+    return [
+        f"{PREDICTIONS_DIR}/{m}.split{s}.bed.gz"
+        for m in config["models"]
+        for s in splits()
+    ]
 
 
 def export_outputs():
@@ -183,7 +194,9 @@ def export_outputs():
     if config["export"]["predictdb"]:
         for model in config["models"]:
             if model in LINEAR_MODELS:
-                outputs += [f for s in splits() for f in predictdb_files(model, s).values()]
+                outputs += [
+                    f for s in splits() for f in predictdb_files(model, s).values()
+                ]
     if config["target"]["genotypes"]:
         outputs.append(f"{PREDICTIONS_DIR}/coverage.tsv")
         if config["target"]["phenotype"]:

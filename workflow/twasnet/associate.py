@@ -48,9 +48,11 @@ def associate_genes(
     for values in np.asarray(predicted, dtype=np.float64)[:, keep]:
         sd = values.std()
         if not np.isfinite(sd) or sd <= 1e-12 * max(1.0, abs(values.mean())):
-            rows.append(dict.fromkeys(ASSOCIATION_COLUMNS[:4], np.nan) | {"n": y.size} | {
-                "status": "constant_prediction"
-            })
+            rows.append(
+                dict.fromkeys(ASSOCIATION_COLUMNS[:4], np.nan)
+                | {"n": y.size}
+                | {"status": "constant_prediction"}
+            )
             continue
         design = np.column_stack([base, (values - values.mean()) / sd])
         try:
@@ -61,9 +63,11 @@ def associate_genes(
                 else:
                     fit = sm.OLS(y, design).fit()
         except (np.linalg.LinAlgError, PerfectSeparationWarning, ValueError) as error:
-            rows.append(dict.fromkeys(ASSOCIATION_COLUMNS[:4], np.nan) | {"n": y.size} | {
-                "status": f"failed: {type(error).__name__}"
-            })
+            rows.append(
+                dict.fromkeys(ASSOCIATION_COLUMNS[:4], np.nan)
+                | {"n": y.size}
+                | {"status": f"failed: {type(error).__name__}"}
+            )
             continue
         rows.append(
             {

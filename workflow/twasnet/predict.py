@@ -47,13 +47,24 @@ def match_variants(model: pd.DataFrame, target: pd.DataFrame) -> pd.DataFrame:
     target's ALT is the model's REF: use 2 − dosage) and ``kind`` (one of :data:`MATCH_KINDS`)."""
     index: dict[tuple, int] = {}
     for i, key in enumerate(
-        zip(target["chrom"].astype(str), target["pos"].astype(int), target["ref"], target["alt"])
+        zip(
+            target["chrom"].astype(str),
+            target["pos"].astype(int),
+            target["ref"],
+            target["alt"],
+            strict=True,
+        )
     ):
         index.setdefault(key, i)
     rows, swapped, kinds = [], [], []
-    for chrom, pos, ref, alt in zip(
-        model["chrom"].astype(str), model["pos"].astype(int), model["ref"], model["alt"]
-    ):
+    keys = zip(
+        model["chrom"].astype(str),
+        model["pos"].astype(int),
+        model["ref"],
+        model["alt"],
+        strict=True,
+    )
+    for chrom, pos, ref, alt in keys:
         candidates = [("exact", ref, alt, False), ("swapped", alt, ref, True)]
         if not _ambiguous(ref, alt):
             cr, ca = ref.translate(_COMPLEMENT), alt.translate(_COMPLEMENT)
@@ -98,7 +109,7 @@ def predict_genes(
     """Predict each model for the target samples: ``target_variants`` (v rows: chrom, pos, ref,
     alt), ``target_dosages`` (v, n) ALT dosages. Returns predictions (len(models), n) and the
     coverage table (one row per model, :data:`COVERAGE_COLUMNS`). Warns with
-    :class:`VariantCoverageWarning` when a model finds less than ``min_fraction`` of its variants."""
+    :class:`VariantCoverageWarning` when a model finds under ``min_fraction`` of its variants."""
     predictions = np.empty((len(models), target_dosages.shape[1]), dtype=np.float64)
     rows = []
     for k, gene in enumerate(models):

@@ -60,7 +60,7 @@ def file_sha256(path: str | Path) -> str:
 
 
 def config_hash(config: dict) -> str:
-    """Hex SHA-256 of the configuration as canonical JSON (sorted keys): equal configs, equal hash."""
+    """Hex SHA-256 of the configuration as canonical JSON (sorted keys)."""
     text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -154,9 +154,7 @@ def run_provenance(static: dict, *, started: str, finished: str, command: Sequen
 def table_names(directory: str | Path) -> list[str]:
     """The tables of a run's ``tables/`` directory that must be reproducible (all ``*.tsv`` except
     :data:`VOLATILE_TABLES`), sorted."""
-    return sorted(
-        p.name for p in Path(directory).glob("*.tsv") if p.name not in VOLATILE_TABLES
-    )
+    return sorted(p.name for p in Path(directory).glob("*.tsv") if p.name not in VOLATILE_TABLES)
 
 
 def compare_tables(previous: pd.DataFrame, new: pd.DataFrame, *, max_cells: int = 10) -> list[str]:

@@ -91,6 +91,14 @@ PRESETS: dict[str, dict] = {
         "expression_dropout_fraction": 0.02,
     },
 }
+# Parameters of the optional target cohort (`twasnet simulate --target N`), with their defaults.
+TARGET_PARAMETERS = {
+    "n_target": 0,
+    "target_causal_genes": 3,
+    "target_phenotype_h2": 0.3,
+    "target_binary": False,
+    "target_prevalence": 0.3,
+}
 # The tests' cohort: the demo's model, scaled down, with stronger signal so few genes suffice.
 PRESETS["tiny"] = PRESETS["demo"] | {
     "seed": 7,

@@ -25,7 +25,14 @@ from twasnet.export.predictdb import (
 )
 from twasnet.io.covariates import read_covariates
 from twasnet.io.expression import read_expression_bed
-from twasnet.io.store import atomic_output, load_gene, read_json, read_table, write_json, write_table
+from twasnet.io.store import (
+    atomic_output,
+    load_gene,
+    read_json,
+    read_table,
+    write_json,
+    write_table,
+)
 from twasnet.io.vcf import genotype_path, read_genotypes, vcf_samples
 from twasnet.predict import predict_genes, variant_spans
 from twasnet.provenance import now, run_provenance, static_provenance
@@ -149,7 +156,8 @@ def read_target_genotypes(
             frames.append(block.variants)
             blocks.append(block.dosages)
     if not frames:
-        return pd.DataFrame(columns=["chrom", "pos", "ref", "alt"]), np.zeros((0, len(samples))), samples
+        empty = pd.DataFrame(columns=["chrom", "pos", "ref", "alt"])
+        return empty, np.zeros((0, len(samples)), dtype=np.float32), samples
     return pd.concat(frames, ignore_index=True), np.concatenate(blocks), samples
 
 
