@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import false_discovery_control
 
+from twasnet.associate import fdr
 from twasnet.errors import InputError
 from twasnet.io.store import atomic_output
 
@@ -81,7 +81,7 @@ def extra_table(performance: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFram
     counts = weights.groupby("gene", sort=False).size()
     perf = performance.set_index("gene_id").loc[counts.index]
     pval = perf["pearson_p"].to_numpy(dtype=np.float64)
-    qval = false_discovery_control(pval) if len(pval) else pval
+    qval = fdr(pval)
     return pd.DataFrame(
         {
             "gene": counts.index.astype(str),
