@@ -12,7 +12,7 @@ TORCH_SPEC := torch==2.13.0
 ADELIE_SPEC := adelie==1.1.52
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo scenarios report-check
+.PHONY: demo test install lint clean-demo scenarios report-check bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,10 +25,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-data/demo/simulation.json: | $(STAMP)
-	$(BIN)/twasnet simulate --preset demo --out data/demo
+# the demo cohort and an independent target cohort of 500 (stage 2: predict, associate)
+data/demo/target/phenotype.tsv: | $(STAMP)
+	$(BIN)/twasnet simulate --preset demo --target 500 --out data/demo
 
-demo: $(STAMP) data/demo/simulation.json
+demo: $(STAMP) data/demo/target/phenotype.tsv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml --report results/report.html
 	@echo
@@ -39,6 +40,9 @@ demo: $(STAMP) data/demo/simulation.json
 	@echo "Model pairs compared (tests):     results/tables/comparison.md (and .tsv)"
 	@echo "Figures:                          results/figures/"
 	@echo "Report (open in a browser):       results/report.html"
+	@echo "PredictDB files (S-PrediXcan):    results/export/predictdb/"
+	@echo "Target cohort TWAS (stage 2):     results/target/twas.tsv"
+	@echo "Versions, config, input hashes:   results/provenance.json"
 
 # The capability scenarios (README, "Simulated cohorts"): each preset simulated and run through the
 # whole workflow in its own directory, then summarised by benchmarks/capability.py.
@@ -71,3 +75,19 @@ clean-demo:
 # Needs Debian's chromium: apt-get install chromium.
 report-check: $(STAMP)
 	$(BIN)/python tools/report_check.py results/report.html --out results/report_check
+
+# Rerun check: rerun the workflow from a config in a fresh directory and compare every table with
+# the previous run's (results/tables; fit times excepted) byte for byte; differing cells are listed
+# and the target fails. Paths in the config are resolved in BENCH_DIR, where data/ and config/ are
+# linked, so keep the config's inputs under data/ (as the demo does) or give absolute paths.
+BENCH_CONFIG ?= config/config.yaml
+BENCH_DIR ?= bench/rerun
+PREVIOUS ?= results/tables
+
+bench: $(STAMP)
+	rm -rf $(BENCH_DIR) && mkdir -p $(BENCH_DIR)
+	ln -s $(CURDIR)/data $(BENCH_DIR)/data
+	ln -s $(CURDIR)/config $(BENCH_DIR)/config
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --snakefile Snakefile \
+		--directory $(BENCH_DIR) --configfile $(abspath $(BENCH_CONFIG))
+	$(BIN)/twasnet compare-runs $(PREVIOUS) $(BENCH_DIR)/results/tables

@@ -23,3 +23,6 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+
+
+include: "workflow/rules/export.smk"

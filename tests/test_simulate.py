@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from twasnet.errors import InputError
-from twasnet.simulate import ANNOTATION_COLUMNS, PRESETS, simulate_cohort
+from twasnet.simulate import ANNOTATION_COLUMNS, PRESETS, TARGET_PARAMETERS, simulate_cohort
 
 FILE_KEYS = (
     "expression",
@@ -52,9 +52,13 @@ def truth(cohort) -> pd.DataFrame:
 
 
 def test_presets_name_exactly_the_keyword_parameters():
-    params = set(inspect.signature(simulate_cohort).parameters) - {"out_dir"}
+    signature = inspect.signature(simulate_cohort).parameters
+    # the optional target cohort's parameters are not part of the presets (--target N sets it)
+    params = set(signature) - {"out_dir"} - set(TARGET_PARAMETERS)
     for name in PRESETS:
         assert set(PRESETS[name]) == params, name
+    for key, default in TARGET_PARAMETERS.items():
+        assert signature[key].default == default, key
 
 
 def test_cli_offers_every_preset():

@@ -104,6 +104,7 @@ def final_outputs():
     if config["truth"]["genes"]:
         outputs.append("results/tables/truth_evaluation.tsv")
     outputs += comparison_outputs()
+    outputs += export_outputs()
     return outputs
 
 
@@ -132,4 +133,94 @@ def comparison_outputs():
     outputs += [figure_file(n, e) for n in COMPARISON_FIGURES for e in ("png", "svg")]
     if config["compare"]["per_gene_test"]:
         outputs.append("results/tables/comparison_per_gene.tsv")
+
+# ---------------------------------------------------------------- provenance, export, stage 2
+FIT_STEM = "results/fits/{model}/{gene}.split{split}"
+PROVENANCE_STATIC = "results/provenance/static.json"
+PREDICTIONS_DIR = "results/target/predictions"
+
+
+def splits():
+    return list(range(config["split"]["repeats"]))
+
+
+def input_files():
+    """Every input file the config names, with genotype indices: hashed into provenance.json."""
+    files = [*genotype_files(), config["expression"], *optional(config["covariates"])]
+    files += optional(config["annotations"]["path"]) + optional(
+        config["select"]["gene_list"]
+    )
+    files += optional(config["truth"]["genes"]) + optional(config["truth"]["variants"])
+    files += target_genotype_files()
+    files += optional(config["target"]["phenotype"]) + optional(
+        config["target"]["covariates"]
+    )
+    indices = [
+        f + ext for f in files for ext in (".tbi", ".csi") if Path(f + ext).exists()
+    ]
+    return sorted(set(files + indices))
+
+
+def artefact_suffix(model):
+    return "pt" if model in DEEP_MODELS else "json"
+
+
+def artefact_files(wildcards=None):
+    """Input function: the artefact of every model in config x selected gene."""
+    rows = selected()
+    return [
+        FIT_STEM.format(model=m, gene=g, split=s) + f".model.{artefact_suffix(m)}"
+        for m in config["models"]
+        for g, s in zip(rows["gene_id"], rows["split"])
+    ]
+
+
+def model_split_fit_files(kind):
+    """Input function: one file of ``kind`` per selected gene of {model} and {split}."""
+
+    def files(wildcards):
+        rows = selected()
+        rows = rows[rows["split"].astype(int) == int(wildcards.split)]
+        return [
+            FIT_STEM.format(model=wildcards.model, gene=g, split=wildcards.split)
+            + f".{kind}"
+            for g in rows["gene_id"]
+        ]
+
+    return files
+
+
+def predictdb_files(model, split):
+    stem = f"results/export/predictdb/{model}.split{split}"
+    return {"db": f"{stem}.db", "covariance": f"{stem}.covariances.txt.gz"}
+
+
+def target_genotype_files():
+    pattern = config["target"]["genotypes"]
+    if not pattern:
+        return []
+    return sorted({genotype_path(pattern, c) for c in chromosomes()})
+
+
+def prediction_files():
+    """The target cohort's predicted expression: one BED per model in config and split."""
+    return [
+        f"{PREDICTIONS_DIR}/{m}.split{s}.bed.gz"
+        for m in config["models"]
+        for s in splits()
+    ]
+
+
+def export_outputs():
+    outputs = [PROVENANCE_STATIC]
+    if config["export"]["predictdb"]:
+        for model in config["models"]:
+            if model in LINEAR_MODELS:
+                outputs += [
+                    f for s in splits() for f in predictdb_files(model, s).values()
+                ]
+    if config["target"]["genotypes"]:
+        outputs.append(f"{PREDICTIONS_DIR}/coverage.tsv")
+        if config["target"]["phenotype"]:
+            outputs.append("results/target/twas.tsv")
     return outputs

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import msprime
@@ -91,6 +91,14 @@ PRESETS: dict[str, dict] = {
         "missing_calls_per_chromosome": 40,
         "expression_dropout_fraction": 0.02,
     },
+}
+# Parameters of the optional target cohort (`twasnet simulate --target N`), with their defaults.
+TARGET_PARAMETERS = {
+    "n_target": 0,
+    "target_causal_genes": 3,
+    "target_phenotype_h2": 0.3,
+    "target_binary": False,
+    "target_prevalence": 0.3,
 }
 # The tests' cohort: the demo's model, scaled down, with stronger signal so few genes suffice.
 # Capability scenarios (README, "Scenarios"): the demo's cohort with only the genetic architecture
@@ -198,13 +206,20 @@ def simulate_cohort(
     indels_per_chromosome: int = 12,
     missing_calls_per_chromosome: int = 40,
     expression_dropout_fraction: float = 0.02,
+    n_target: int = 0,
+    target_causal_genes: int = 3,
+    target_phenotype_h2: float = 0.3,
+    target_binary: bool = False,
+    target_prevalence: float = 0.3,
 ) -> dict[str, str]:
     """Simulate a cohort and write it under ``out_dir``; return the written paths.
 
     Returned keys: genotypes (a template with ``{chrom}``:
     ``<out>/genotypes/chr{chrom}.vcf.gz``), expression, covariates, annotations, truth_genes,
     truth_variants, truth_genetic_values, simulation (the parameters as JSON) and chromosomes
-    (``"1,2"``).
+    (``"1,2"``). With ``n_target`` > 0, also an independent target cohort of that many other
+    individuals of the same coalescent simulation (see :func:`_write_target_cohort`): keys
+    target_genotypes, target_phenotype, target_covariates, target_truth.
     """
     params = {k: v for k, v in locals().items() if k != "out_dir"}
     _check_params(params)
@@ -217,6 +232,7 @@ def simulate_cohort(
     rng_samples = np.random.default_rng(seeds[3])
 
     n_total = n_individuals + 1  # one extra individual has expression but no genotypes
+    n_total += int(n_target)  # the target cohort's individuals come last
     genes_per_chrom = _split_evenly(n_genes, n_chromosomes)
     tss_per_chrom = [
         _place_tss(genes_per_chrom[c], chromosome_length_bp, window_bp, rng_genes)
@@ -279,7 +295,8 @@ def simulate_cohort(
     sample_ids = np.array([f"GTEX-S{i + 1:0{width}d}" for i in range(n_total)], dtype=object)
     n_drop = int(round(expression_dropout_fraction * n_individuals))
     dropped = rng_samples.choice(n_individuals, size=n_drop, replace=False)
-    expr_idx = np.setdiff1d(np.arange(n_total), dropped)  # sorted; includes the extra individual
+    # sorted; includes the extra individual, never a target individual
+    expr_idx = np.setdiff1d(np.arange(n_individuals + 1), dropped)
 
     paths = {
         "genotypes": str(out / "genotypes" / "chr{chrom}.vcf.gz"),
@@ -304,6 +321,20 @@ def simulate_cohort(
     _write_truth_genes(paths["truth_genes"], genes, chroms, window_bp=window_bp)
     _write_truth_variants(paths["truth_variants"], genes, chroms, window_bp=window_bp)
     _write_genetic_values(paths["truth_genetic_values"], genes, sample_ids=sample_ids)
+    if n_target:
+        paths |= _write_target_cohort(
+            out / "target",
+            chroms,
+            genes,
+            covariates=covariates,
+            covariate_names=covariate_names,
+            first=n_individuals + 1,
+            n_causal_genes=target_causal_genes,
+            phenotype_h2=target_phenotype_h2,
+            binary=target_binary,
+            prevalence=target_prevalence,
+            seed=np.random.SeedSequence([seed, 0x7A59E7]),
+        )
     summary = {
         "generator": "twasnet.simulate",
         "parameters": params,
@@ -963,3 +994,82 @@ def _write_genetic_values(path: str, genes: list[_Gene], *, sample_ids: np.ndarr
     df = pd.DataFrame(np.array([g.genetic_value for g in genes]), columns=list(sample_ids))
     df.insert(0, "gene_id", [g.gene_id for g in genes])
     _write_bgzf(path, [_tsv_bytes(df)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Target cohort (stage 2)
+# ----------------------------------------------------------------------------------------------
+
+
+def _write_target_cohort(
+    out: Path,
+    chroms: list[_Chromosome],
+    genes: list[_Gene],
+    *,
+    covariates: np.ndarray,
+    covariate_names: list[str],
+    first: int,
+    n_causal_genes: int,
+    phenotype_h2: float,
+    binary: bool,
+    prevalence: float,
+    seed: np.random.SeedSequence,
+) -> dict[str, str]:
+    """Write the target cohort: individuals ``first`` onwards of the simulation (same coalescent,
+    none of them in the eQTL cohort), their genotypes (same records), covariates, and a phenotype
+    driven by the genetically regulated expression (the genetic value) of ``n_causal_genes``
+    heritable genes: Σ_g a_g G_g, scaled to explain ``phenotype_h2`` of its variance, plus 10% from
+    PC1 and sex, plus noise; ``binary`` thresholds it at ``prevalence``. Truth: which genes, a_g."""
+    if not 0.0 < phenotype_h2 < 0.9:
+        raise InputError(f"target_phenotype_h2={phenotype_h2} must lie in (0, 0.9)")
+    rng = np.random.default_rng(seed)
+    idx = np.arange(first, covariates.shape[0])
+    ids = np.array([f"TGT-S{i + 1:05d}" for i in range(idx.size)], dtype=object)
+    heritable = [g for g in genes if g.h2 > 0]
+    k = min(int(n_causal_genes), len(heritable))
+    causal = [heritable[i] for i in sorted(rng.choice(len(heritable), size=k, replace=False))]
+    effects = rng.choice([-1.0, 1.0], k) * rng.uniform(0.6, 1.0, k)
+    grex = np.array([_standardise(g.genetic_value[idx]) for g in causal]).reshape(k, idx.size)
+    signal = _standardise(effects @ grex) if k else np.zeros(idx.size)
+    cov_part = _standardise(covariates[idx, 0] + 0.5 * covariates[idx, -1])
+    liability = (
+        np.sqrt(phenotype_h2) * signal
+        + np.sqrt(0.1) * cov_part
+        + np.sqrt(0.9 - phenotype_h2) * _standardise(rng.standard_normal(idx.size))
+    )
+    phenotype = liability
+    if binary:
+        phenotype = (liability > np.quantile(liability, 1.0 - prevalence)).astype(np.float64)
+    paths = {
+        "target_genotypes": str(out / "genotypes" / "chr{chrom}.vcf.gz"),
+        "target_phenotype": str(out / "phenotype.tsv"),
+        "target_covariates": str(out / "covariates.tsv"),
+        "target_truth": str(out / "truth_phenotype_genes.tsv"),
+    }
+    (out / "genotypes").mkdir(parents=True, exist_ok=True)
+    haplotypes = np.column_stack([2 * idx, 2 * idx + 1]).ravel()
+    for c, ch in enumerate(chroms):
+        target = replace(ch, hap=ch.hap[:, haplotypes], missing=np.zeros((0, 2), np.int64))
+        _write_vcf(paths["target_genotypes"].format(chrom=c + 1), target, sample_ids=ids)
+    table = pd.DataFrame({"sample": ids, "phenotype": phenotype})
+    Path(paths["target_phenotype"]).write_bytes(
+        _tsv_bytes(table, float_format="%.0f" if binary else "%.6f")
+    )
+    _write_covariates(
+        paths["target_covariates"],
+        covariates[idx],
+        covariate_names,
+        sample_ids=ids,
+        keep=np.arange(idx.size),
+    )
+    effect = dict(zip((g.gene_id for g in causal), effects, strict=True))
+    truth = pd.DataFrame(
+        {
+            "gene_id": [g.gene_id for g in genes],
+            "h2_expression": [g.h2 for g in genes],
+            "causal": [int(g.gene_id in effect) for g in genes],
+            "effect": [effect.get(g.gene_id, 0.0) for g in genes],
+        }
+    )
+    Path(paths["target_truth"]).write_bytes(_tsv_bytes(truth))
+    return paths

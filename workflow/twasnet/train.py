@@ -165,9 +165,13 @@ def train_gene(
         "model": model_name,
         "gene_id": gene_id,
         "split": split,
+        "tss": int(tss),
         "twasnet_version": __version__,
         "variants": variants[["chrom", "pos", "variant_id", "ref", "alt"]].to_dict(orient="list"),
         "state": model.state(),
+        # per-variant mean dosage of the training individuals: the value a prediction into a new
+        # cohort imputes for a model variant that cohort lacks (twasnet.predict)
+        "dosage_mean": np.asarray(dosages[train_idx], dtype=np.float64).mean(axis=0),
     }
     return TrainResult(record, _predictions(samples, test_idx, y, predicted), importance, artefact)
 

@@ -1,0 +1,102 @@
+"""Per-gene model artefacts, loadable and usable without the workflow.
+
+Each fit writes ``<model>/<gene>.split<r>.model.json`` (linear models) or ``.model.pt`` (deep
+models, ``torch.save``) holding the model name, gene, split, the estimator's state (linear:
+coefficients and intercept on the dosage scale; deep: architecture, weights, standardisation), the
+variant list with alleles, and the training individuals' mean dosage per variant.
+:func:`load_artefact` turns one into a :class:`GeneModel` that predicts from dosages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twasnet.io.store import read_artefact
+
+# Where a results directory keeps the artefacts: ``fits/<model>/<gene>.split<r>.model.<ext>``.
+ARTEFACT_GLOB = "fits/*/*.split*.model.*"
+
+
+@dataclass
+class GeneModel:
+    """One gene's fitted model: ``variants`` (p rows: chrom, pos, variant_id, ref, alt; the ALT
+    dosage is the model's input), ``dosage_mean`` (p,) training means, and a predictor."""
+
+    model: str
+    gene_id: str
+    split: int
+    variants: pd.DataFrame
+    dosage_mean: np.ndarray
+    state: dict
+    tss: int = 0
+    _deep: object = None
+
+    @property
+    def is_linear(self) -> bool:
+        return self.state.get("kind") == "linear"
+
+    @property
+    def coef(self) -> np.ndarray:
+        """(p,) weights of a linear model on ALT dosages."""
+        return np.asarray(self.state["coef"], dtype=np.float64)
+
+    def predict(self, dosages: np.ndarray) -> np.ndarray:
+        """Predicted expression (m,) from ALT dosages (m, p) in the order of ``variants``."""
+        x = np.asarray(dosages)
+        if x.ndim != 2 or x.shape[1] != len(self.variants):
+            raise ValueError(f"dosages must have shape (m, {len(self.variants)}), got {x.shape}")
+        if self.is_linear:
+            return float(self.state["intercept"]) + np.asarray(x, np.float64) @ self.coef
+        if self._deep is None:
+            from twasnet.models.deep import load_model
+
+            self._deep = load_model(self.state)
+        return self._deep.predict(x)
+
+
+def load_artefact(path: str | Path) -> GeneModel | None:
+    """Load a fit's artefact; None when the gene was not modelled (no state was stored)."""
+    artefact = read_artefact(path)
+    return gene_model(artefact)
+
+
+def gene_model(artefact: dict) -> GeneModel | None:
+    """A :class:`GeneModel` from an artefact's content (None when it holds no fitted state)."""
+    if "state" not in artefact:
+        return None
+    state = artefact["state"]
+    variants = pd.DataFrame(artefact["variants"])
+    variants["chrom"] = variants["chrom"].astype(str)
+    if "dosage_mean" in artefact:
+        mean = np.asarray(artefact["dosage_mean"], dtype=np.float64)
+    elif state.get("kind") != "linear":
+        mean = np.asarray(state["x_mean"], dtype=np.float64)
+    else:
+        raise ValueError(
+            f"artefact of {artefact['model']} / {artefact['gene_id']} has no training dosage "
+            "means (written by an older twasnet); rerun its training job"
+        )
+    return GeneModel(
+        model=str(artefact["model"]),
+        gene_id=str(artefact["gene_id"]),
+        split=int(artefact["split"]),
+        variants=variants,
+        dosage_mean=mean,
+        state=state,
+        # the TSS (artefacts of older versions: the middle of the window)
+        tss=int(artefact.get("tss") or (variants["pos"].median() if len(variants) else 0)),
+    )
+
+
+def find_artefacts(results_dir: str | Path, *, models=None, split: int | None = None) -> list[Path]:
+    """Artefact paths of a results directory, sorted; optionally only ``models`` / one split."""
+    paths = sorted(Path(results_dir).glob(ARTEFACT_GLOB))
+    if models is not None:
+        paths = [p for p in paths if p.parent.name in set(models)]
+    if split is not None:
+        paths = [p for p in paths if p.name.rsplit(".split", 1)[1].startswith(f"{split}.")]
+    return paths

@@ -1,0 +1,252 @@
+"""PredictDB export of linear models: the SQLite file and covariance file that S-PrediXcan reads.
+
+The database has the tables of PredictDB/GTEx model files:
+``weights(gene, rsid, varID, ref_allele, eff_allele, weight)`` (the weight multiplies the dosage of
+``eff_allele``), ``extra(gene, genename, gene_type, n.snps.in.model, pred.perf.R2, pred.perf.pval,
+pred.perf.qval)`` plus twasnet's ``h2``, ``h2.pval``, ``heldout.R2`` and ``heldout.R2.sse``,
+``sample_info(n.samples)`` and ``construction(chromosome, cv.seed)``. The covariance file is
+gzipped, space-separated ``GENE RSID1 RSID2 VALUE``: the dosage covariance of each gene's model SNPs
+among the training individuals (upper triangle with the diagonal).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twasnet.associate import fdr
+from twasnet.errors import InputError
+from twasnet.io.store import atomic_output
+
+WEIGHT_COLUMNS = ("gene", "rsid", "varID", "ref_allele", "eff_allele", "weight")
+EXTRA_COLUMNS = (
+    "gene",
+    "genename",
+    "gene_type",
+    "n.snps.in.model",
+    "pred.perf.R2",
+    "pred.perf.pval",
+    "pred.perf.qval",
+)
+EXTRA_TWASNET = ("h2", "h2.pval", "heldout.R2", "heldout.R2.sse")
+COVARIANCE_COLUMNS = ("GENE", "RSID1", "RSID2", "VALUE")
+_SQL_TYPES = {"weight": "DOUBLE", "n.snps.in.model": "INTEGER"}
+
+
+def gtex_varid(
+    chrom: Sequence[str], pos: Sequence[int], ref: Sequence[str], alt: Sequence[str], *, build: str
+) -> list[str]:
+    """GTEx-style variant ids ``chr1_12345_A_G_b38`` (``build`` e.g. "b38"; "" for none)."""
+    suffix = f"_{build}" if build else ""
+    return [
+        f"chr{str(c).removeprefix('chr')}_{int(p)}_{r}_{a}{suffix}"
+        for c, p, r, a in zip(chrom, pos, ref, alt, strict=True)
+    ]
+
+
+def gene_weights(
+    gene_id: str, *, variants: pd.DataFrame, coef: np.ndarray, build: str
+) -> pd.DataFrame:
+    """One gene's rows of ``weights``: its variants (columns chrom, pos, variant_id, ref, alt;
+    p rows) with nonzero ``coef`` (p,). rsid is the VCF ID, or the varID when the ID was empty."""
+    coef = np.asarray(coef, dtype=np.float64)
+    keep = np.flatnonzero(coef != 0)
+    v = variants.iloc[keep]
+    varid = gtex_varid(v["chrom"], v["pos"], v["ref"], v["alt"], build=build)
+    ids = v["variant_id"].fillna("").astype(str).tolist()
+    rsid = [i if i and i != "." else vid for i, vid in zip(ids, varid, strict=True)]
+    return pd.DataFrame(
+        {
+            "gene": gene_id,
+            "rsid": rsid,
+            "varID": varid,
+            "ref_allele": v["ref"].astype(str).to_numpy(),
+            "eff_allele": v["alt"].astype(str).to_numpy(),
+            "weight": coef[keep],
+        },
+        columns=list(WEIGHT_COLUMNS),
+    )
+
+
+def extra_table(performance: pd.DataFrame, weights: pd.DataFrame) -> pd.DataFrame:
+    """``extra`` for the genes of ``weights``. ``performance`` has one row per gene: gene_id,
+    r2_pearson, pearson_p, r2_sse (held-out), h2 and h2_p (selection). pred.perf.R2/pval are the
+    held-out R² and its p; qval is Benjamini–Hochberg over the exported genes."""
+    counts = weights.groupby("gene", sort=False).size()
+    perf = performance.set_index("gene_id").loc[counts.index]
+    pval = perf["pearson_p"].to_numpy(dtype=np.float64)
+    qval = fdr(pval)
+    return pd.DataFrame(
+        {
+            "gene": counts.index.astype(str),
+            "genename": counts.index.astype(str),
+            "gene_type": "NA",
+            "n.snps.in.model": counts.to_numpy(dtype=np.int64),
+            "pred.perf.R2": perf["r2_pearson"].to_numpy(dtype=np.float64),
+            "pred.perf.pval": pval,
+            "pred.perf.qval": qval,
+            "h2": perf["h2"].to_numpy(dtype=np.float64),
+            "h2.pval": perf["h2_p"].to_numpy(dtype=np.float64),
+            "heldout.R2": perf["r2_pearson"].to_numpy(dtype=np.float64),
+            "heldout.R2.sse": perf["r2_sse"].to_numpy(dtype=np.float64),
+        }
+    )
+
+
+def gene_covariance(gene_id: str, *, rsids: Sequence[str], dosages: np.ndarray) -> pd.DataFrame:
+    """Covariance rows of one gene: ``dosages`` (n_train, k) of its k model SNPs (order of
+    ``rsids``) on training individuals; sample covariance (ddof 1), pairs i <= j."""
+    x = np.asarray(dosages, dtype=np.float64)
+    cov = np.atleast_2d(np.cov(x, rowvar=False))
+    i, j = np.triu_indices(len(rsids))
+    rsids = np.asarray(rsids, dtype=object)
+    return pd.DataFrame({"GENE": gene_id, "RSID1": rsids[i], "RSID2": rsids[j], "VALUE": cov[i, j]})
+
+
+def write_predictdb(
+    path: str | Path,
+    *,
+    weights: pd.DataFrame,
+    extra: pd.DataFrame,
+    n_samples: int,
+    chromosomes: Sequence[str],
+    seed: int,
+) -> None:
+    """Write the SQLite model file atomically (tables and indices as PredictDB makes them)."""
+    with atomic_output(path) as tmp:
+        tmp.unlink()
+        connection = sqlite3.connect(tmp)
+        try:
+            _create(connection, "weights", weights, list(WEIGHT_COLUMNS))
+            _create(connection, "extra", extra, list(EXTRA_COLUMNS + EXTRA_TWASNET))
+            _create(connection, "sample_info", pd.DataFrame({"n.samples": [n_samples]}), None)
+            construction = pd.DataFrame({"chromosome": list(chromosomes), "cv.seed": seed})
+            _create(connection, "construction", construction, None)
+            connection.executescript(
+                "CREATE INDEX weights_rsid ON weights (rsid);"
+                "CREATE INDEX weights_gene ON weights (gene);"
+                "CREATE INDEX weights_rsid_gene ON weights (rsid, gene);"
+                "CREATE INDEX gene_model_summary ON extra (gene);"
+            )
+            connection.commit()
+        finally:
+            connection.close()
+
+
+def _create(connection: sqlite3.Connection, name: str, frame: pd.DataFrame, columns) -> None:
+    columns = list(frame.columns) if columns is None else columns
+    kinds = {
+        c: _SQL_TYPES.get(c)
+        or ("INTEGER" if pd.api.types.is_integer_dtype(frame[c]) else None)
+        or ("DOUBLE" if pd.api.types.is_float_dtype(frame[c]) else "TEXT")
+        for c in columns
+    }
+    spec = ", ".join(f'"{c}" {kinds[c]}' for c in columns)
+    connection.execute(f'CREATE TABLE "{name}" ({spec})')
+    marks = ", ".join("?" for _ in columns)
+    rows = [tuple(_plain(v) for v in row) for row in frame[columns].itertuples(index=False)]
+    connection.executemany(f'INSERT INTO "{name}" VALUES ({marks})', rows)
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def write_covariance(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write the gzipped, space-separated covariance file atomically (no timestamp in the gzip
+    header, so equal content gives equal bytes)."""
+    text = io.StringIO()
+    frame[list(COVARIANCE_COLUMNS)].to_csv(text, sep=" ", index=False, float_format="%.8g")
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
+            handle.write(text.getvalue().encode())
+
+
+def read_predictdb(path: str | Path) -> dict[str, pd.DataFrame]:
+    """Every table of a model database, by name."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [
+            r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        ]
+        return {n: pd.read_sql_query(f'SELECT * FROM "{n}"', connection) for n in names}
+    finally:
+        connection.close()
+
+
+def read_covariance(path: str | Path) -> pd.DataFrame:
+    """The covariance file as a table with columns GENE RSID1 RSID2 VALUE."""
+    return pd.read_csv(path, sep=" ", dtype={"GENE": str, "RSID1": str, "RSID2": str})
+
+
+def check_predictdb(db_path: str | Path, covariance_path: str | Path | None = None) -> None:
+    """Check a written model file (and covariance file) against what S-PrediXcan reads; raise
+    :class:`InputError` listing every problem."""
+    problems = []
+    tables = read_predictdb(db_path)
+    required = {
+        "weights": WEIGHT_COLUMNS,
+        "extra": EXTRA_COLUMNS,
+        "sample_info": ("n.samples",),
+        "construction": ("chromosome", "cv.seed"),
+    }
+    for name, columns in required.items():
+        if name not in tables:
+            problems.append(f"table {name} is missing")
+            continue
+        absent = [c for c in columns if c not in tables[name].columns]
+        if absent:
+            problems.append(f"table {name} lacks column(s) {', '.join(absent)}")
+    if not problems:
+        weights, extra = tables["weights"], tables["extra"]
+        if weights[list(WEIGHT_COLUMNS)].isna().any().any():
+            problems.append("weights has empty cells")
+        if weights.duplicated(["gene", "rsid"]).any():
+            problems.append("weights lists a (gene, rsid) pair twice")
+        if not np.isfinite(weights["weight"].to_numpy(dtype=np.float64)).all():
+            problems.append("weights has non-finite weights")
+        bad_alleles = ~weights["ref_allele"].str.fullmatch("[ACGT]+") | ~weights[
+            "eff_allele"
+        ].str.fullmatch("[ACGT]+")
+        if bad_alleles.any():
+            problems.append("weights has alleles other than A/C/G/T")
+        counts = weights.groupby("gene").size()
+        declared = extra.set_index("gene")["n.snps.in.model"]
+        if set(counts.index) != set(declared.index):
+            problems.append("genes of weights and extra differ")
+        elif not (declared.loc[counts.index] == counts).all():
+            problems.append("extra n.snps.in.model differs from the weights per gene")
+        if len(tables["sample_info"]) != 1 or int(tables["sample_info"]["n.samples"][0]) < 1:
+            problems.append("sample_info must hold one positive n.samples")
+        if covariance_path is not None:
+            problems += _check_covariance(read_covariance(covariance_path), weights)
+    if problems:
+        raise InputError(f"{db_path}: not a valid PredictDB model file: " + "; ".join(problems))
+
+
+def _check_covariance(cov: pd.DataFrame, weights: pd.DataFrame) -> list[str]:
+    if list(cov.columns) != list(COVARIANCE_COLUMNS):
+        return [f"covariance header is {list(cov.columns)}, expected {list(COVARIANCE_COLUMNS)}"]
+    problems = []
+    model = set(zip(weights["gene"], weights["rsid"], strict=True))
+    seen = set(zip(cov["GENE"], cov["RSID1"], strict=True)) | set(
+        zip(cov["GENE"], cov["RSID2"], strict=True)
+    )
+    if seen - model:
+        problems.append("covariance names SNPs that are not in the gene's weights")
+    diagonal = cov[cov["RSID1"] == cov["RSID2"]]
+    if set(zip(diagonal["GENE"], diagonal["RSID1"], strict=True)) != model:
+        problems.append("covariance lacks the variance of some model SNPs")
+    if (diagonal["VALUE"] < 0).any() or not np.isfinite(cov["VALUE"]).all():
+        problems.append("covariance has negative variances or non-finite values")
+    return problems
