@@ -133,6 +133,8 @@ def comparison_outputs():
     outputs += [figure_file(n, e) for n in COMPARISON_FIGURES for e in ("png", "svg")]
     if config["compare"]["per_gene_test"]:
         outputs.append("results/tables/comparison_per_gene.tsv")
+    return outputs
+
 
 # ---------------------------------------------------------------- provenance, export, stage 2
 FIT_STEM = "results/fits/{model}/{gene}.split{split}"
