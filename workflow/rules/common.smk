@@ -104,7 +104,9 @@ def fit_files(kind):
     def files(wildcards):
         rows = selected()
         return [
-            f"{FIT_STEM}.{kind}".format(model=model, chrom=chrom, gene=gene, split=split)
+            f"{FIT_STEM}.{kind}".format(
+                model=model, chrom=chrom, gene=gene, split=split
+            )
             for model in config["models"]
             for gene, chrom, split in zip(rows["gene_id"], rows["chrom"], rows["split"])
         ]
