@@ -12,6 +12,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# Snakemake profiles users run with: the ordinary end-to-end runs use the laptop one.
+PROFILES = REPO / "config" / "profiles"
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +76,8 @@ def run_workflow(
         str(workdir),
         "--configfile",
         str(config_path),
+        "--profile",
+        str(PROFILES / "laptop"),
         "--cores",
         "2",
         *extra,

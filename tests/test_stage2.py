@@ -200,7 +200,7 @@ def test_predict_on_training_genotypes_reproduces_stored_held_out_predictions(
     assert code == 0
     for model in ("enet", "cnn"):
         table = pd.read_parquet(out / f"{model}.split0.parquet").set_index("gene_id")
-        stored = sorted((workdir / "results/fits" / model).glob("*.predictions.tsv"))
+        stored = sorted((workdir / "results/fits" / model).glob("*/*.predictions.tsv"))
         assert len(stored) == len(table)
         for path in stored:
             gene = path.name.split(".split")[0]

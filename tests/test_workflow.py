@@ -53,9 +53,9 @@ def test_every_gene_is_scored_on_the_same_held_out_individuals(finished_run):
     workdir, _ = finished_run
     split = pd.read_csv(workdir / "results/split/split.tsv", sep="\t")
     test_samples = set(split.loc[split["set"] == "test", "sample"])
-    prediction_files = sorted((workdir / "results/fits").glob("*/*.predictions.tsv"))
+    prediction_files = sorted((workdir / "results/fits").glob("*/*/*.predictions.tsv"))
     assert len(prediction_files) == len(ALL_MODELS) * len(
-        list((workdir / "results/fits/enet").glob("*.predictions.tsv"))
+        list((workdir / "results/fits/enet").glob("*/*.predictions.tsv"))
     )
     assert prediction_files
     for path in prediction_files:
@@ -88,12 +88,12 @@ def test_held_out_expression_never_reaches_a_fit(finished_run, tiny_cohort, tmp_
         pd.read_csv(workdir / "results/genes/selection.tsv", sep="\t")[cols],
         pd.read_csv(other / "results/genes/selection.tsv", sep="\t")[cols],
     )
-    fits = sorted((workdir / "results/fits").glob("*/*.importance.tsv"))
-    assert {p.parent.name for p in fits} == set(ALL_MODELS)
+    fits = sorted((workdir / "results/fits").glob("*/*/*.importance.tsv"))
+    assert {p.parent.parent.name for p in fits} == set(ALL_MODELS)
     for path in fits:
         twin = other / path.relative_to(workdir)
         assert path.read_bytes() == twin.read_bytes(), path.name
-    artefacts = sorted((workdir / "results").glob("fits/*/*.model.*"))
+    artefacts = sorted((workdir / "results").glob("fits/*/*/*.model.*"))
     artefacts += sorted((workdir / "results/priors").glob("*"))
     assert artefacts
     for path in artefacts:

@@ -1,5 +1,6 @@
 """Input functions and helpers shared by the rule files (no rules here)."""
 
+import functools
 import sys
 from pathlib import Path
 
@@ -57,28 +58,44 @@ def all_store_files(wildcards):
 
 def selected(wildcards=None):
     """Selected (gene_id, chrom, split) rows, available once the select_genes checkpoint ran."""
-    return selected_genes(checkpoints.select_genes.get().output.table)
+    path = checkpoints.select_genes.get().output.table
+    return _read_selected(path, Path(path).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_selected(path, mtime_ns):
+    """selection.tsv read once per (path, mtime), not once per job of the DAG."""
+    return selected_genes(path)
 
 
 def gene_inputs(wildcards):
-    """The cis store of the gene's chromosome, and the model's prior when it has one."""
-    rows = selected()
-    chrom = rows.loc[rows["gene_id"] == wildcards.gene, "chrom"].astype(str).iloc[0]
-    inputs = store_files(chrom)
+    """The cis store of the gene's chromosome (a wildcard of the fit's path), and its prior."""
+    inputs = store_files(wildcards.chrom)
     if wildcards.model in PRIOR_FILES:
         inputs["prior"] = PRIOR_FILES[wildcards.model].format(split=wildcards.split)
     return inputs
 
 
+# The one place that knows where per-gene fit results live: sharded by model and chromosome,
+# so that 20,000 genes x 5 models do not put 100,000s of files in one directory.
+FIT_STEM = "results/fits/{model}/{chrom}/{gene}.split{split}"
+
+
 def fit_outputs(artefact_suffix):
     """The four outputs of a per-gene fit; the artefact is JSON (linear) or torch (deep)."""
-    stem = "results/fits/{model}/{gene}.split{split}"
     return {
-        "record": f"{stem}.json",
-        "predictions": f"{stem}.predictions.tsv",
-        "importance": f"{stem}.importance.tsv",
-        "artefact": f"{stem}.model.{artefact_suffix}",
+        "record": f"{FIT_STEM}.json",
+        "predictions": f"{FIT_STEM}.predictions.tsv",
+        "importance": f"{FIT_STEM}.importance.tsv",
+        "artefact": f"{FIT_STEM}.model.{artefact_suffix}",
     }
+
+
+def fit_log(kind):
+    """Per-gene log or benchmark path of a fit (``kind``: logs or benchmarks), sharded the same."""
+    return FIT_STEM.replace("results/fits/", f"results/{kind}/train/") + (
+        ".log" if kind == "logs" else ".tsv"
+    )
 
 
 def fit_files(kind):
@@ -87,9 +104,11 @@ def fit_files(kind):
     def files(wildcards):
         rows = selected()
         return [
-            f"results/fits/{model}/{gene}.split{split}.{kind}"
+            f"{FIT_STEM}.{kind}".format(
+                model=model, chrom=chrom, gene=gene, split=split
+            )
             for model in config["models"]
-            for gene, split in zip(rows["gene_id"], rows["split"])
+            for gene, chrom, split in zip(rows["gene_id"], rows["chrom"], rows["split"])
         ]
 
     return files
@@ -137,7 +156,6 @@ def comparison_outputs():
 
 
 # ---------------------------------------------------------------- provenance, export, stage 2
-FIT_STEM = "results/fits/{model}/{gene}.split{split}"
 PROVENANCE_STATIC = "results/provenance/static.json"
 PREDICTIONS_DIR = "results/target/predictions"
 
@@ -171,9 +189,10 @@ def artefact_files(wildcards=None):
     """Input function: the artefact of every model in config x selected gene."""
     rows = selected()
     return [
-        FIT_STEM.format(model=m, gene=g, split=s) + f".model.{artefact_suffix(m)}"
+        FIT_STEM.format(model=m, chrom=c, gene=g, split=s)
+        + f".model.{artefact_suffix(m)}"
         for m in config["models"]
-        for g, s in zip(rows["gene_id"], rows["split"])
+        for g, c, s in zip(rows["gene_id"], rows["chrom"], rows["split"])
     ]
 
 
@@ -184,9 +203,11 @@ def model_split_fit_files(kind):
         rows = selected()
         rows = rows[rows["split"].astype(int) == int(wildcards.split)]
         return [
-            FIT_STEM.format(model=wildcards.model, gene=g, split=wildcards.split)
+            FIT_STEM.format(
+                model=wildcards.model, chrom=c, gene=g, split=wildcards.split
+            )
             + f".{kind}"
-            for g in rows["gene_id"]
+            for g, c in zip(rows["gene_id"], rows["chrom"])
         ]
 
     return files

@@ -59,11 +59,16 @@ rule train_linear:
     output:
         **fit_outputs("json"),
     log:
-        "results/logs/train/{model}/{gene}.split{split}.log",
+        fit_log("logs"),
     benchmark:
-        "results/benchmarks/train/{model}/{gene}.split{split}.tsv"
+        fit_log("benchmarks")
     wildcard_constraints:
         model="|".join(LINEAR_MODELS),
+        chrom="[^/]+",
+        gene="[^/]+",
+    # On a cluster, --group-components fit_linear=N (profile) submits N genes per job.
+    group:
+        "fit_linear"
     conda:
         "../../envs/models.yaml"
     threads: 1
@@ -85,11 +90,16 @@ rule train_deep:
     output:
         **fit_outputs("pt"),
     log:
-        "results/logs/train/{model}/{gene}.split{split}.log",
+        fit_log("logs"),
     benchmark:
-        "results/benchmarks/train/{model}/{gene}.split{split}.tsv"
+        fit_log("benchmarks")
     wildcard_constraints:
         model="|".join(DEEP_MODELS),
+        chrom="[^/]+",
+        gene="[^/]+",
+    # On a cluster, --group-components fit_deep=N (profile) submits N genes per job.
+    group:
+        "fit_deep"
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -442,10 +442,15 @@ def evaluate_against_truth(
 
 
 def _fit_key(path: str) -> tuple[str, str, int]:
-    """(gene, model, split) of a path ``results/fits/<model>/<gene>.split<r>.<kind>.tsv``."""
-    name = Path(path).name
-    gene_id, _, rest = name.rpartition(".split")
-    return gene_id, Path(path).parent.name, int(rest.split(".")[0])
+    """(gene, model, split) of a fit path ``.../fits/<model>/[<shard>/]<gene>.split<r>.<kind>``.
+
+    The model is the directory right under the last ``fits``; whatever sharding lies below it
+    (workflow/rules/common.smk decides) does not matter here.
+    """
+    parts = Path(path).parts
+    gene_id, _, rest = parts[-1].rpartition(".split")
+    model = parts[len(parts) - 1 - parts[::-1].index("fits") + 1]
+    return gene_id, model, int(rest.split(".")[0])
 
 
 def compare(

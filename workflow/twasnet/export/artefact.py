@@ -17,8 +17,9 @@ import pandas as pd
 
 from twasnet.io.store import read_artefact
 
-# Where a results directory keeps the artefacts: ``fits/<model>/<gene>.split<r>.model.<ext>``.
-ARTEFACT_GLOB = "fits/*/*.split*.model.*"
+# Where a results directory keeps the artefacts (workflow/rules/common.smk, FIT_STEM):
+# ``fits/<model>/<chrom>/<gene>.split<r>.model.<ext>``.
+ARTEFACT_GLOB = "fits/*/*/*.split*.model.*"
 
 
 @dataclass

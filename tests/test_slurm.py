@@ -1,0 +1,125 @@
+"""The workflow through a real Slurm cluster (one node on this machine), as cluster users run it.
+
+Runs `snakemake --executor slurm --profile config/profiles/slurm` on the tiny cohort, then checks
+that the jobs went through Slurm, that the GPU-tagged deep fits were submitted with a GPU
+request, that per-gene fits were grouped, and that the tables equal those of a local run.
+Skips (visibly) only where Slurm can be neither found nor installed; under CI=true it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from conftest import PROFILES, REPO, SNAKEMAKE, run_workflow, tiny_config
+from slurm_cluster import Cluster, SlurmUnavailable, ensure_installed, job_details
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+MODELS = ["enet", "cnn"]
+REML = {"mode": "reml", "p_max": 0.05, "gene_list": None}
+TABLES = ("results/genes/selection.tsv", "results/tables/r2.tsv")
+# Options for this test cluster only (no accounting database, so no sacct and no account).
+TEST_OVERRIDES = (
+    "--slurm-status-command=squeue",
+    "--slurm-init-seconds-before-status-checks=1",
+    "--seconds-between-status-checks=2",
+    "--slurm-no-account",
+    "--cores=2",
+    "--latency-wait=5",
+)
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        ensure_installed()
+        cluster.start()
+    except SlurmUnavailable as err:
+        cluster.stop()
+        if IN_CI:
+            pytest.fail(f"CI must run the Slurm test, but: {err}")
+        pytest.skip(f"no local Slurm: {err}")
+    except BaseException:
+        cluster.stop()
+        raise
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+    left = subprocess.run(["pgrep", "-x", "slurmctld|slurmd"], capture_output=True, text=True)
+    assert not left.stdout, f"Slurm daemons still running after the test: {left.stdout}"
+
+
+def start_on_slurm(workdir: Path, config: dict) -> subprocess.Popen:
+    """Start the workflow through Slurm in the background (it mostly waits on the queue)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    cmd = [
+        # the plugin can hang on a failing status command and ignore SIGTERM: hard limit
+        *("timeout", "-k", "15", "480"),
+        SNAKEMAKE,
+        *("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)),
+        *("--configfile", str(config_path), "--profile", str(PROFILES / "slurm")),
+        *TEST_OVERRIDES,
+    ]
+    log = (workdir / "snakemake.out").open("w")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def test_workflow_through_slurm_equals_a_local_run(slurm, tiny_cohort, tmp_path):
+    # no truth tables: one job less on the critical path; the tables compared are below
+    config = tiny_config(
+        tiny_cohort, models=MODELS, select=REML, truth={"genes": None, "variants": None}
+    )
+    start = time.monotonic()
+    proc = start_on_slurm(tmp_path / "slurm", config)
+    try:
+        local = tmp_path / "local"
+        run_workflow(local, config)  # meanwhile, the same config locally
+        proc.wait(timeout=520)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    seconds = time.monotonic() - start
+    text = (tmp_path / "slurm" / "snakemake.out").read_text()
+    assert proc.returncode == 0, f"{text[-6000:]}\n{slurm.logs()}"
+    print(f"\nworkflow through Slurm (local run alongside): {seconds:.0f} s")
+
+    # job id -> what the plugin submitted (rule_<name> or group_<group>_<rules>)
+    submitted = dict(re.findall(r"SLURM jobid (\d+) \(log: \S*/slurm_logs/([^/]+)/", text))
+    assert submitted, f"no Slurm job id in snakemake's output:\n{text[-4000:]}"
+    jobs = {job_id: job_details(job_id) for job_id in submitted}
+    assert {job["JobState"] for job in jobs.values()} == {"COMPLETED"}, jobs
+    assert {"rule_prepare_cohort", "rule_select_genes", "rule_aggregate"} <= set(submitted.values())
+
+    # per-gene fits went as one grouped submission per group, not one per gene
+    kinds = sorted(submitted.values())
+    assert not [k for k in kinds if k.startswith("rule_train_")], kinds
+    assert kinds.count("group_fit_linear_train_linear") == 1, kinds
+    assert kinds.count("group_fit_deep_train_deep") == 1, kinds
+    selection = pd.read_csv(tmp_path / "slurm" / TABLES[0], sep="\t")
+    n_selected = int((selection["status"] == "selected").sum())
+    assert n_selected >= 2, "several genes, so that grouping is visible"
+
+    # the GPU-tagged rule asked Slurm for a GPU, the linear fits did not
+    def gpu_request(job_id):
+        job = jobs[job_id]
+        return "gpu" in job.get("TresPerJob", "") + job.get("TresPerNode", "")
+
+    by_kind = {kind: job_id for job_id, kind in submitted.items()}
+    assert gpu_request(by_kind["group_fit_deep_train_deep"]), jobs
+    assert not gpu_request(by_kind["group_fit_linear_train_linear"]), jobs
+
+    for table in TABLES:
+        assert (tmp_path / "slurm" / table).read_bytes() == (local / table).read_bytes(), table
