@@ -60,28 +60,29 @@ def tiny_config(cohort: dict[str, str], **overrides) -> dict:
     return config
 
 
-def run_workflow(
-    workdir: Path, config: dict, *extra: str, check: bool = True
-) -> subprocess.CompletedProcess:
-    """Run the real Snakemake workflow in ``workdir`` with ``config``; returns the process."""
+def snakemake_command(
+    workdir: Path, config: dict, *extra: str, profile: str = "laptop"
+) -> tuple[list[str], dict[str, str]]:
+    """Write ``config`` into ``workdir`` and return the Snakemake command line (with the named
+    profile of config/profiles) and the environment it runs in."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     cmd = [
         SNAKEMAKE,
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config_path),
-        "--profile",
-        str(PROFILES / "laptop"),
-        "--cores",
-        "2",
+        *("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)),
+        *("--configfile", str(config_path), "--profile", str(PROFILES / profile)),
         *extra,
     ]
+    return cmd, env
+
+
+def run_workflow(
+    workdir: Path, config: dict, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess:
+    """Run the real Snakemake workflow in ``workdir`` with ``config``; returns the process."""
+    cmd, env = snakemake_command(workdir, config, "--cores", "2", *extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")

@@ -11,14 +11,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import PROFILES, REPO, SNAKEMAKE, run_workflow, tiny_config
+from conftest import run_workflow, snakemake_command, tiny_config
 from slurm_cluster import Cluster, SlurmUnavailable, ensure_installed, job_details
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -60,18 +58,9 @@ def slurm(tmp_path_factory):
 
 def start_on_slurm(workdir: Path, config: dict) -> subprocess.Popen:
     """Start the workflow through Slurm in the background (it mostly waits on the queue)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_path = workdir / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    cmd = [
-        # the plugin can hang on a failing status command and ignore SIGTERM: hard limit
-        *("timeout", "-k", "15", "480"),
-        SNAKEMAKE,
-        *("--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)),
-        *("--configfile", str(config_path), "--profile", str(PROFILES / "slurm")),
-        *TEST_OVERRIDES,
-    ]
+    cmd, env = snakemake_command(workdir, config, *TEST_OVERRIDES, profile="slurm")
+    # the plugin can hang on a failing status command and ignore SIGTERM: hard limit
+    cmd = ["timeout", "-k", "15", "480", *cmd]
     log = (workdir / "snakemake.out").open("w")
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 
