@@ -20,6 +20,7 @@ from twasnet.io.expression import read_expression_bed
 from twasnet.io.store import (
     ANNOTATION_PREFIX,
     atomic_output,
+    fit_key,
     load_gene,
     read_json,
     read_table,
@@ -423,7 +424,7 @@ def evaluate_against_truth(
             chrom=lambda t: t["chrom"].astype(str).map(canonical_chrom)
         )
         for path in sorted(importance_paths):
-            gene_id, model, split = _fit_key(path)
+            gene_id, model, split = fit_key(path)
             importance = read_table(path)
             if importance.empty:
                 continue
@@ -439,18 +440,6 @@ def evaluate_against_truth(
             )
     frame = pd.DataFrame(rows, columns=columns).sort_values(["model", "split", "gene_id"])
     write_table(frame, out_importance)
-
-
-def _fit_key(path: str) -> tuple[str, str, int]:
-    """(gene, model, split) of a fit path ``.../fits/<model>/[<shard>/]<gene>.split<r>.<kind>``.
-
-    The model is the directory right under the last ``fits``; whatever sharding lies below it
-    (workflow/rules/common.smk decides) does not matter here.
-    """
-    parts = Path(path).parts
-    gene_id, _, rest = parts[-1].rpartition(".split")
-    model = parts[len(parts) - 1 - parts[::-1].index("fits") + 1]
-    return gene_id, model, int(rest.split(".")[0])
 
 
 def compare(
@@ -539,7 +528,7 @@ def compare_per_gene(
 
     predictions = {}
     for path in prediction_paths:
-        gene_id, model, split = _fit_key(path)
+        gene_id, model, split = fit_key(path)
         predictions[(model, gene_id, split)] = read_table(path)
     table = per_gene_comparison(
         predictions, pairs=run_pairs(pairs, models), alpha=alpha, n_bootstrap=n_bootstrap, seed=seed
@@ -588,7 +577,7 @@ def plot_comparison(
     shown = top_gene_ids(wide, models=models, per_model=top_genes)
     tracks = {}
     for path in importance_paths:
-        gene_id, model, split = _fit_key(path)
+        gene_id, model, split = fit_key(path)
         if gene_id in shown and split == min(selection["split"]):
             tracks[(gene_id, model)] = read_table(path)
     tss = selection.drop_duplicates("gene_id").set_index("gene_id")["tss"].to_dict()

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twasnet.io.store import read_artefact
+from twasnet.io.store import fit_key, read_artefact
 
 # Where a results directory keeps the artefacts (workflow/rules/common.smk, FIT_STEM):
 # ``fits/<model>/<chrom>/<gene>.split<r>.model.<ext>``.
@@ -97,7 +97,7 @@ def find_artefacts(results_dir: str | Path, *, models=None, split: int | None = 
     """Artefact paths of a results directory, sorted; optionally only ``models`` / one split."""
     paths = sorted(Path(results_dir).glob(ARTEFACT_GLOB))
     if models is not None:
-        paths = [p for p in paths if p.parent.name in set(models)]
+        paths = [p for p in paths if fit_key(p)[1] in set(models)]
     if split is not None:
-        paths = [p for p in paths if p.name.rsplit(".split", 1)[1].startswith(f"{split}.")]
+        paths = [p for p in paths if fit_key(p)[2] == split]
     return paths

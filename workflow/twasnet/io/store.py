@@ -156,3 +156,15 @@ def load_gene(directory: str | Path, gene_id: str) -> GeneData:
         dosages=dosages,
         variants=variants.reset_index(drop=True),
     )
+
+
+def fit_key(path: str | Path) -> tuple[str, str, int]:
+    """(gene, model, split) of a fit path ``.../fits/<model>/[<shard>/]<gene>.split<r>.<kind>``.
+
+    The model is the directory right under the last ``fits``; whatever sharding lies below it
+    (``FIT_STEM`` in workflow/rules/common.smk decides) does not matter here.
+    """
+    parts = Path(path).parts
+    gene_id, _, rest = parts[-1].rpartition(".split")
+    model = parts[len(parts) - 1 - parts[::-1].index("fits") + 1]
+    return gene_id, model, int(rest.split(".")[0])
