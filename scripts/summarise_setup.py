@@ -15,6 +15,7 @@ run_logged(
     split_path=sm.input.split,
     selection_path=sm.input.selection,
     r2_path=sm.input.r2,
+    provenance_path=sm.input.provenance,
     config=dict(sm.params.config),
     out_html=sm.output.html,
 )

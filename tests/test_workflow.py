@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import sys
 
@@ -178,6 +179,16 @@ def test_forced_rerun_gives_byte_identical_tables_and_figures(finished_run):
     assert len(rewritten) == len(STABLE) - 1  # all but per-gene (it reads predictions, not r2)
     changed = [p for p in STABLE if (workdir / p).read_bytes() != before[p]]
     assert not changed, changed
+
+
+def test_setup_page_of_the_report_shows_the_provenance(finished_run):
+    workdir, _ = finished_run
+    provenance = json.loads((workdir / "results/provenance.json").read_text())
+    page = (workdir / "results/report/setup.html").read_text()
+    assert "Provenance: input files and their SHA-256" in page
+    assert provenance["inputs"] and all(e["sha256"] in page for e in provenance["inputs"].values())
+    assert provenance["config_sha256"] in page
+    assert f">{provenance['packages']['torch']}<" in page
 
 
 def test_report_shows_the_comparison_and_figures_in_chromium(finished_run, tmp_path):

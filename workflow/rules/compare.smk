@@ -177,6 +177,7 @@ rule summarise_setup:
         split=COHORT_TABLES["split"],
         selection="results/genes/selection.tsv",
         r2="results/tables/r2.tsv",
+        provenance=PROVENANCE_STATIC,
     output:
         html=report(
             "results/report/setup.html",

@@ -190,6 +190,43 @@ def setup_tables(
     ]
 
 
+def provenance_tables(static: dict) -> list[tuple[str, pd.DataFrame]]:
+    """The run's provenance (the run-independent part of ``provenance.json``) as (title, table)
+    pairs: software and versions, the machine, the config hash and seeds, every input's SHA-256."""
+    git = static.get("git") or {}
+    software = [
+        ("twasnet", static.get("twasnet_version")),
+        ("git commit", git.get("commit")),
+        ("uncommitted changes", git.get("dirty")),
+        ("python", static.get("python")),
+    ]
+    software += [(name, version) for name, version in (static.get("packages") or {}).items()]
+    device = static.get("device") or {}
+    run = [
+        ("config SHA-256", static.get("config_sha256")),
+        *[(f"seed: {k}", v) for k, v in (static.get("seeds") or {}).items()],
+        *[(f"device: {k}", v) for k, v in device.items()],
+    ]
+    inputs = pd.DataFrame(
+        [
+            {"file": path, "bytes": entry["bytes"], "sha256": entry["sha256"]}
+            for path, entry in (static.get("inputs") or {}).items()
+        ],
+        columns=["file", "bytes", "sha256"],
+    )
+
+    def as_frame(rows):
+        return pd.DataFrame(
+            [(k, "" if v is None else str(v)) for k, v in rows], columns=["item", "value"]
+        )
+
+    return [
+        ("Provenance: software and versions", as_frame(software)),
+        ("Provenance: config hash, seeds and machine", as_frame(run)),
+        ("Provenance: input files and their SHA-256", inputs),
+    ]
+
+
 def _describe(section) -> str:
     """A compact one-line rendering of a config section."""
     if not isinstance(section, dict):

@@ -609,12 +609,13 @@ def summarise_setup(
     split_path: str,
     selection_path: str,
     r2_path: str,
+    provenance_path: str,
     config: dict,
     out_html: str,
 ) -> None:
-    """Write the run's setup (cohort sizes, split, genes kept/dropped, models, grids, seeds) as
-    an HTML page for the report."""
-    from twasnet.report import html_page, html_table, setup_tables
+    """Write the run's setup (cohort sizes, split, genes kept/dropped, models, grids, seeds) and
+    its provenance (versions, commit, machine, input checksums) as an HTML page for the report."""
+    from twasnet.report import html_page, html_table, provenance_tables, setup_tables
 
     tables = setup_tables(
         cohort_counts=read_json(cohort_summary_path)["counts"],
@@ -623,6 +624,7 @@ def summarise_setup(
         r2=read_table(r2_path),
         config=config,
     )
+    tables += provenance_tables(read_json(provenance_path))
     page = html_page("Setup of this run", [(t, html_table(f)) for t, f in tables])
     with atomic_output(out_html) as tmp:
         tmp.write_text(page)
