@@ -20,6 +20,7 @@ from twasnet.models.deep import (
     AnnotatedCNNModel,
     CNNModel,
     PriorGene,
+    genotype_channels,
     load_model,
     load_prior,
     save_prior,
@@ -85,11 +86,27 @@ def test_shapes_through_every_block(blocks, linear_path, norm):
     assert net(torch.randn(5, p)).shape == (5,)
 
 
+def test_dominance_encoding_adds_a_heterozygote_channel_the_linear_path_ignores():
+    x = np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])
+    channels = genotype_channels(x, "additive_dominance")
+    assert channels.shape == (2, 2, 3)
+    np.testing.assert_array_equal(channels[:, 0], x)
+    np.testing.assert_array_equal(channels[:, 1], [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    np.testing.assert_array_equal(genotype_channels(x, "additive"), x[:, None, :])
+    arch = check_architecture({"channels": [2], "genotype_encoding": "additive_dominance"})
+    body = ConvBody(3, arch)
+    assert body.blocks[0].conv.in_channels == 2
+    z = torch.randn(4, 2, 3)
+    torch.testing.assert_close(body(z, linear_only=True), z[:, 0].sum(1))
+
+
 def test_bad_architecture_is_rejected():
     with pytest.raises(ValueError, match="activation"):
         check_architecture({"activation": "tanh"})
     with pytest.raises(ValueError, match="unknown architecture"):
         check_architecture({"kernel": 3})
+    with pytest.raises(ValueError, match="genotype_encoding"):
+        check_architecture({"genotype_encoding": "one_hot"})
 
 
 def test_stronger_l1_zeroes_more_scaling_weights_and_causal_variants_rank_top():
@@ -219,7 +236,7 @@ def test_validation_rows_steer_early_stopping_but_not_standardisation():
     x2[folds == 0] = 2.0  # validation dosages must not enter the standardisation either
     other = CNNModel(training=no_refit, grid={}, device="cpu").fit(_inputs(x2, y2, f))
     fit_rows = folds != 0
-    np.testing.assert_allclose(other._x_mean, x[fit_rows].mean(axis=0))
+    np.testing.assert_allclose(other._x_mean[0], x[fit_rows].mean(axis=0))
     np.testing.assert_allclose(other._y_mean, y[fit_rows].mean())
     assert other.hyperparameters()["best_epoch"] != base.hyperparameters()["best_epoch"] or not (
         np.array_equal(other.predict(x), base.predict(x))
@@ -229,7 +246,7 @@ def test_validation_rows_steer_early_stopping_but_not_standardisation():
 def test_refit_uses_every_training_row_for_the_chosen_epochs():
     x, y, f = _gene(seed=6)
     m = CNNModel(training=FAST, grid={}, device="cpu").fit(_inputs(x, y, f))
-    np.testing.assert_allclose(m._x_mean, x.mean(axis=0))
+    np.testing.assert_allclose(m._x_mean[0], x.mean(axis=0))
     np.testing.assert_allclose(m._y_mean, y.mean())
     early = CNNModel(training={**FAST, "refit": False}, grid={}, device="cpu").fit(_inputs(x, y, f))
     assert m.hyperparameters()["best_epoch"] == early.hyperparameters()["best_epoch"]
@@ -253,10 +270,15 @@ def test_uninformative_prior_reduces_cnn_annot_to_cnn():
     torch.testing.assert_close(scaling.weights(), torch.full((f.shape[0],), 0.25))
 
 
+@pytest.mark.parametrize("encoding", ["additive", "additive_dominance"])
 @pytest.mark.parametrize("cls", [CNNModel, AnnotatedCNNModel])
-def test_state_round_trip_predicts_identically(cls):
+def test_state_round_trip_predicts_identically(cls, encoding):
     x, y, f = _gene(seed=8)
-    m = cls(training={**FAST, "max_epochs": 8}, device="cpu").fit(_inputs(x, y, f))
+    m = cls(
+        architecture={"genotype_encoding": encoding},
+        training={**FAST, "max_epochs": 8},
+        device="cpu",
+    ).fit(_inputs(x, y, f))
     back = load_model(m.state())
     assert np.array_equal(back.predict(x), m.predict(x))
     assert np.array_equal(back.importance(), m.importance())

@@ -75,7 +75,7 @@ def gene_model(artefact: dict) -> GeneModel | None:
     if "dosage_mean" in artefact:
         mean = np.asarray(artefact["dosage_mean"], dtype=np.float64)
     elif state.get("kind") != "linear":
-        mean = np.asarray(state["x_mean"], dtype=np.float64)
+        mean = np.asarray(state["x_mean"], dtype=np.float64).reshape(-1, len(variants))[0]
     else:
         raise ValueError(
             f"artefact of {artefact['model']} / {artefact['gene_id']} has no training dosage "

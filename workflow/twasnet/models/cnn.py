@@ -1,7 +1,9 @@
 """Torch modules of the deep models: input scaling, 1-D conv encoder, annotation prior.
 
-Shapes: a batch of standardised dosages is ``(B, p)`` with variants in genomic order; the scaling
-weights ``s`` are ``(p,)``; the network output is ``(B,)``.
+Shapes: a batch of standardised genotype channels is ``(B, C, p)`` with variants in genomic order
+(``C`` = 1, the dosage, or 2 with ``genotype_encoding: additive_dominance``: the dosage and the
+heterozygosity ``g (2 - g)``; a ``(B, p)`` batch is the dosage channel alone); the scaling weights
+``s`` are ``(p,)`` and scale every channel of variant ``j``; the network output is ``(B,)``.
 
 * :class:`InputScaling` -- one learnable weight ``s_j`` per variant (``cnn``).
 * :class:`AnnotationPrior` -- the MLP ``f_theta`` mapping a variant's feature vector ``(d,)`` to a
@@ -32,7 +34,11 @@ ARCHITECTURE_DEFAULTS: dict = {
     "hidden": 16,
     "linear_path": True,
     "scaling_init": 0.01,
+    "genotype_encoding": "additive",
 }
+# Input channels per variant: the dosage g, and with "additive_dominance" also g (2 - g) (1 for
+# heterozygotes), so any function of the three genotype classes is linear in the channels.
+GENOTYPE_ENCODINGS = {"additive": 1, "additive_dominance": 2}
 
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU}
 _NORMS = ("batch", "layer", "none")
@@ -65,6 +71,11 @@ def check_architecture(arch: dict) -> dict:
     out["dropout"] = float(out["dropout"])
     out["scaling_init"] = float(out["scaling_init"])
     out["linear_path"] = bool(out["linear_path"])
+    if out["genotype_encoding"] not in GENOTYPE_ENCODINGS:
+        raise ValueError(
+            f"architecture.genotype_encoding must be one of {sorted(GENOTYPE_ENCODINGS)}, "
+            f"got {out['genotype_encoding']!r}"
+        )
     return out
 
 
@@ -137,13 +148,14 @@ class ConvBlock(nn.Module):
 
 
 class ConvBody(nn.Module):
-    """Everything after the scaling: ``z (B, p)`` scaled standardised dosages -> ``(B,)``.
+    """Everything after the scaling: ``z (B, C, p)`` scaled standardised genotype channels ->
+    ``(B,)``.
 
-    Conv blocks along the variant axis (one input channel), flatten, dense head
+    Conv blocks along the variant axis (``C`` input channels), flatten, dense head
     (``hidden`` units, activation, dropout) to a scalar. With ``linear_path`` the sum of the
-    scaled input, ``sum_j z_j = sum_j s_j x_j``, is added: the network nests a linear model whose
-    coefficients are the scaling weights themselves (so the L1 penalty on ``s`` is a lasso on the
-    linear part and ``|s_j|`` reads as importance).
+    scaled dosage channel, ``sum_j z_0j = sum_j s_j x_j``, is added: the network nests a linear
+    model whose coefficients are the scaling weights themselves (so the L1 penalty on ``s`` is a
+    lasso on the linear part and ``|s_j|`` reads as importance).
     """
 
     def __init__(self, n_variants: int, arch: dict) -> None:
@@ -152,7 +164,7 @@ class ConvBody(nn.Module):
         if n_variants < 1:
             raise ValueError("the network needs at least one variant")
         lengths = block_lengths(n_variants, arch)
-        c_in = 1
+        c_in = GENOTYPE_ENCODINGS[arch["genotype_encoding"]]
         blocks = []
         for c_out, length_in in zip(arch["channels"], lengths[:-1], strict=True):
             blocks.append(ConvBlock(c_in, c_out, length_in=length_in, arch=arch))
@@ -172,14 +184,16 @@ class ConvBody(nn.Module):
         self.linear_path = arch["linear_path"]
 
     def forward(self, z: torch.Tensor, *, linear_only: bool = False) -> torch.Tensor:
-        """``linear_only``: just the linear path ``sum_j z_j`` (equal to the full output while
+        """``linear_only``: just the linear path ``sum_j z_0j`` (equal to the full output while
         the head's read-out is still 0, at a fraction of the cost)."""
+        if z.ndim == 2:
+            z = z.unsqueeze(1)
+        linear = z[:, 0].sum(1)
         if linear_only:
-            return z.sum(1)
-        h = self.blocks(z.unsqueeze(1)).flatten(1)
-        out = self.head(h).squeeze(1)
+            return linear
+        out = self.head(self.blocks(z).flatten(1)).squeeze(1)
         if self.linear_path:
-            out = out + z.sum(1)
+            out = out + linear
         return out
 
 
@@ -259,7 +273,8 @@ class AnnotatedScaling(nn.Module):
 
 
 class ScaledCNN(nn.Module):
-    """``x (B, p)`` standardised dosages -> ``body(s * x)`` ``(B,)``."""
+    """``x (B, C, p)`` (or ``(B, p)``) standardised genotype channels -> ``body(s * x)``
+    ``(B,)``."""
 
     def __init__(self, scaling: nn.Module, body: ConvBody) -> None:
         super().__init__()

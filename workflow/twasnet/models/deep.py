@@ -57,6 +57,7 @@ from twasnet.errors import GeneSkipped, InputError
 from twasnet.io.store import atomic_output
 from twasnet.models.cnn import (
     ARCHITECTURE_DEFAULTS,
+    GENOTYPE_ENCODINGS,
     AnnotatedScaling,
     AnnotationPrior,
     ConvBody,
@@ -188,12 +189,12 @@ def _plain(value):
 class _Prepared:
     """One gene's standardised fitting/validation tensors and the statistics used."""
 
-    x_fit: torch.Tensor  # (n_fit, p)
+    x_fit: torch.Tensor  # (n_fit, C, p)
     y_fit: torch.Tensor  # (n_fit,)
-    x_val: torch.Tensor  # (n_val, p)
+    x_val: torch.Tensor  # (n_val, C, p)
     y_val: torch.Tensor  # (n_val,)
-    x_mean: np.ndarray  # (p,)
-    x_scale: np.ndarray  # (p,) 1/sd, 0 for constant columns
+    x_mean: np.ndarray  # (C, p) of the genotype channels; row 0: the dosage
+    x_scale: np.ndarray  # (C, p) 1/sd, 0 for constant columns
     y_mean: float
     y_sd: float
 
@@ -223,18 +224,36 @@ def _check_xy(x, y, folds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, y, folds
 
 
-def _prepare(x, y, folds, device: torch.device, *, hold_out: bool = True) -> _Prepared:
+def genotype_channels(x: np.ndarray, encoding: str) -> np.ndarray:
+    """Raw dosages ``x`` (n, p) -> the network's input channels (n, C, p): the dosage ``g``, and
+    with ``additive_dominance`` also ``g (2 - g)`` (the heterozygote indicator for hard calls)."""
+    x = np.asarray(x, dtype=np.float64)
+    if GENOTYPE_ENCODINGS[encoding] == 1:
+        return x[:, None, :]
+    return np.stack([x, x * (2.0 - x)], axis=1)
+
+
+def _standardise_channels(channels: np.ndarray, rows: np.ndarray):
+    """Per-channel, per-variant mean (C, p) and 1/sd (C, p; 0 for constant) over ``rows``."""
+    n, c, p = channels.shape
+    mean, sd = standardisation(channels[rows].reshape(-1, c * p))
+    return mean.reshape(c, p), (1.0 / sd).reshape(c, p)
+
+
+def _prepare(
+    x, y, folds, device: torch.device, *, encoding: str = "additive", hold_out: bool = True
+) -> _Prepared:
     """Standardised tensors; ``hold_out=False`` (refit): every row fits, the validation is empty."""
     x, y, folds = _check_xy(x, y, folds)
     val = validation_mask(folds) if hold_out else np.zeros(len(y), dtype=bool)
     fit = ~val
-    x_mean, x_sd = standardisation(x[fit])
-    x_scale = 1.0 / x_sd  # 0 for constant columns
+    channels = genotype_channels(x, encoding)
+    x_mean, x_scale = _standardise_channels(channels, fit)
     y_mean = float(y[fit].mean())
     y_sd = float(y[fit].std())
     if is_constant(y_mean, y_sd):
         raise GeneSkipped("constant_expression", "expression is constant in the fitting rows")
-    xs = ((x - x_mean) * x_scale).astype(np.float32)
+    xs = ((channels - x_mean) * x_scale).astype(np.float32)
     ys = ((y - y_mean) / y_sd).astype(np.float32)
 
     def t(a):
@@ -479,12 +498,16 @@ class _DeepBase:
         device = resolve_device(self.device)
         x = np.asarray(inputs.x)
         features = self._check_features(getattr(inputs, "features", None), x.shape[1])
-        data = _prepare(x, inputs.y, inputs.folds, device)
+        prepared: dict[str, _Prepared] = {}  # one per genotype encoding of the grid
         best = None
         for point in self._points:
             arch, training, prior = _split_point(
                 point, self.architecture, self.training, self._prior_config()
             )
+            encoding = arch["genotype_encoding"]
+            if encoding not in prepared:
+                prepared[encoding] = _prepare(x, inputs.y, inputs.folds, device, encoding=encoding)
+            data = prepared[encoding]
             seed_everything(inputs.seed)
             net = self._build(x.shape[1], arch, prior, features).to(device)
             info = _train_net(
@@ -497,7 +520,14 @@ class _DeepBase:
                 best = (point, info, net, arch, training, prior)
         point, info, net, arch, training, prior = best
         if training["refit"]:
-            data = _prepare(x, inputs.y, inputs.folds, device, hold_out=False)
+            data = _prepare(
+                x,
+                inputs.y,
+                inputs.folds,
+                device,
+                encoding=arch["genotype_encoding"],
+                hold_out=False,
+            )
             seed_everything(inputs.seed)
             net = self._build(x.shape[1], arch, prior, features).to(device)
             _train_net(
@@ -524,11 +554,13 @@ class _DeepBase:
         """Predicted expression (m,) for raw dosages ``x`` (m, p)."""
         self._require_fit()
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self._x_mean.shape[0]:
-            raise ValueError(f"x must have shape (m, {self._x_mean.shape[0]}), got {x.shape}")
+        p = self._x_mean.shape[-1]
+        if x.ndim != 2 or x.shape[1] != p:
+            raise ValueError(f"x must have shape (m, {p}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("x must be finite; impute missing dosages first")
-        xs = ((x - self._x_mean) * self._x_scale).astype(np.float32)
+        channels = genotype_channels(x, self._arch["genotype_encoding"])
+        xs = ((channels - self._x_mean) * self._x_scale).astype(np.float32)
         device = next(self.net.parameters()).device
         self.net.eval()
         with torch.no_grad():
@@ -575,7 +607,7 @@ class _DeepBase:
             "prior_config": _plain(self._prior),
             "grid": self.grid,
             "chosen": _plain(self._chosen),
-            "n_variants": int(self._x_mean.shape[0]),
+            "n_variants": int(self._x_mean.shape[-1]),
             "x_mean": torch.from_numpy(self._x_mean.copy()),
             "x_scale": torch.from_numpy(self._x_scale.copy()),
             "y_mean": float(self._y_mean),
@@ -696,7 +728,7 @@ class AnnotatedCNNModel(_DeepBase):
 def load_model(state: dict) -> CNNModel | AnnotatedCNNModel:
     """Rebuild a fitted estimator from its :meth:`state` (on CPU); it predicts identically."""
     kind = state.get("model")
-    arch = state["architecture"]
+    arch = check_architecture(dict(state["architecture"]))
     p = int(state["n_variants"])
     if kind == "cnn":
         model = CNNModel(architecture=arch, training=state["training"], grid=state["grid"])
@@ -729,8 +761,9 @@ def load_model(state: dict) -> CNNModel | AnnotatedCNNModel:
     model.net = net
     model._arch, model._training, model._prior = arch, state["training"], state["prior_config"]
     model._chosen = state["chosen"]
-    model._x_mean = state["x_mean"].numpy().copy()
-    model._x_scale = state["x_scale"].numpy().copy()
+    # states written before genotype channels hold (p,) statistics: the dosage channel alone
+    model._x_mean = state["x_mean"].numpy().reshape(-1, p).copy()
+    model._x_scale = state["x_scale"].numpy().reshape(-1, p).copy()
     model._y_mean, model._y_sd = float(state["y_mean"]), float(state["y_sd"])
     model.device_name = "cpu"
     return model
@@ -820,7 +853,7 @@ def train_annotation_prior(
         features = torch.as_tensor(np.asarray(g.features, dtype=np.float32))
         scaling = AnnotatedScaling(theta, features, arch["scaling_init"])
         nets.append(ScaledCNN(scaling, ConvBody(p, arch)).to(dev))
-        data.append(_prepare(g.x, g.y, g.folds, dev))
+        data.append(_prepare(g.x, g.y, g.folds, dev, encoding=arch["genotype_encoding"]))
     optimiser = torch.optim.AdamW(
         _param_groups(
             nets, training["weight_decay"], training["lr_scaling"], shared=theta, scaling_only=True
