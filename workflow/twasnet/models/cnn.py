@@ -34,7 +34,7 @@ ARCHITECTURE_DEFAULTS: dict = {
     "hidden": 16,
     "linear_path": True,
     "scaling_init": 0.01,
-    "genotype_encoding": "additive",
+    "genotype_encoding": "additive_dominance",
 }
 # Input channels per variant: the dosage g, and with "additive_dominance" also g (2 - g) (1 for
 # heterozygotes), so any function of the three genotype classes is linear in the channels.
@@ -155,7 +155,8 @@ class ConvBody(nn.Module):
     (``hidden`` units, activation, dropout) to a scalar. With ``linear_path`` the sum of the
     scaled dosage channel, ``sum_j z_0j = sum_j s_j x_j``, is added: the network nests a linear
     model whose coefficients are the scaling weights themselves (so the L1 penalty on ``s`` is a
-    lasso on the linear part and ``|s_j|`` reads as importance).
+    lasso on the linear part and ``|s_j|`` reads as importance). With the heterozygosity channel
+    the linear path also adds ``sum_j u_j z_1j = sum_j u_j s_j d_j`` (``u`` starts at 0).
     """
 
     def __init__(self, n_variants: int, arch: dict) -> None:
@@ -164,7 +165,7 @@ class ConvBody(nn.Module):
         if n_variants < 1:
             raise ValueError("the network needs at least one variant")
         lengths = block_lengths(n_variants, arch)
-        c_in = GENOTYPE_ENCODINGS[arch["genotype_encoding"]]
+        c_in = c_in_first = GENOTYPE_ENCODINGS[arch["genotype_encoding"]]
         blocks = []
         for c_out, length_in in zip(arch["channels"], lengths[:-1], strict=True):
             blocks.append(ConvBlock(c_in, c_out, length_in=length_in, arch=arch))
@@ -182,6 +183,12 @@ class ConvBody(nn.Module):
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
         self.linear_path = arch["linear_path"]
+        # With the heterozygosity channel the linear path is additive + dominance: variant j adds
+        # s_j x_j + u_j s_j d_j, so s_j still switches the variant on or off (the L1 acts on s)
+        # and u_j, starting at 0, is its dominance deviation relative to the additive effect.
+        self.dominance = (
+            nn.Parameter(torch.zeros(n_variants)) if self.linear_path and c_in_first == 2 else None
+        )
 
     def forward(self, z: torch.Tensor, *, linear_only: bool = False) -> torch.Tensor:
         """``linear_only``: just the linear path ``sum_j z_0j`` (equal to the full output while
@@ -189,6 +196,8 @@ class ConvBody(nn.Module):
         if z.ndim == 2:
             z = z.unsqueeze(1)
         linear = z[:, 0].sum(1)
+        if self.dominance is not None:
+            linear = linear + (z[:, 1] * self.dominance).sum(1)
         if linear_only:
             return linear
         out = self.head(self.blocks(z).flatten(1)).squeeze(1)
@@ -280,6 +289,11 @@ class ScaledCNN(nn.Module):
         super().__init__()
         self.scaling = scaling
         self.body = body
+
+    def linear_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the linear path: the scaling's, and the dominance read-out."""
+        extra = [self.body.dominance] if self.body.dominance is not None else []
+        return [*self.scaling.parameters(), *extra]
 
     def forward(
         self, x: torch.Tensor, s: torch.Tensor | None = None, *, linear_only: bool = False

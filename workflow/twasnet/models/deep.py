@@ -301,12 +301,12 @@ def _param_groups(
 ):
     """AdamW groups: decayed weights (and ``theta``), undecayed biases, and last the L1-handled
     parameters (``s``/``delta``) with their own learning rate. ``scaling_only``: only the
-    parameters of the networks' scaling modules (the linear warm-up)."""
+    parameters of the networks' linear paths (the linear warm-up)."""
     l1 = {id(p) for net in nets for p, _ in _l1_params(net, 0.0)}
     shared_ids = {id(p) for p in shared.parameters()} if shared is not None else set()
     decay, no_decay, l1_group, seen = [], [], [], set()
     for net in nets:
-        for p in (net.scaling if scaling_only else net).parameters():
+        for p in net.linear_parameters() if scaling_only else net.parameters():
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
