@@ -78,12 +78,12 @@ def test_shapes_through_every_block(blocks, linear_path, norm):
     p = 37
     body = ConvBody(p, arch)
     lengths = block_lengths(p, arch)
-    h = torch.randn(5, p).unsqueeze(1)
+    h = torch.randn(5, 2, p)  # the default encoding: dosage and heterozygosity channels
     for block, c_out, length in zip(body.blocks, arch["channels"], lengths[1:], strict=True):
         h = block(h)
         assert h.shape == (5, c_out, length)
     net = ScaledCNN(InputScaling(p, 0.1), body)
-    assert net(torch.randn(5, p)).shape == (5,)
+    assert net(torch.randn(5, 2, p)).shape == (5,)
 
 
 def test_dominance_encoding_adds_a_heterozygote_channel_the_linear_path_ignores():
@@ -145,13 +145,33 @@ def test_shared_prior_gets_gradient_from_every_gene():
     grads = []
     for g, net in zip(genes, nets, strict=True):
         theta.zero_grad()
-        loss = torch.mean((net(torch.tensor(g.x, dtype=torch.float32)) - torch.tensor(g.y)) ** 2)
+        loss = torch.mean(
+            (
+                net(
+                    torch.tensor(
+                        genotype_channels(g.x, arch["genotype_encoding"]), dtype=torch.float32
+                    )
+                )
+                - torch.tensor(g.y)
+            )
+            ** 2
+        )
         loss.backward()
         grads.append(theta.mlp[0].weight.grad.clone())
         assert torch.count_nonzero(grads[-1]) > 0
     theta.zero_grad()
     total = sum(
-        torch.mean((n(torch.tensor(g.x, dtype=torch.float32)) - torch.tensor(g.y)) ** 2)
+        torch.mean(
+            (
+                n(
+                    torch.tensor(
+                        genotype_channels(g.x, arch["genotype_encoding"]), dtype=torch.float32
+                    )
+                )
+                - torch.tensor(g.y)
+            )
+            ** 2
+        )
         for g, n in zip(genes, nets, strict=True)
     )
     total.backward()
@@ -257,7 +277,7 @@ def test_joint_phase_starts_from_the_linear_model():
     """The head's read-out starts at 0: a fresh network computes exactly its linear path."""
     arch = check_architecture({"channels": [2], "kernel_size": 3})
     net = ScaledCNN(InputScaling(24, 0.3), ConvBody(24, arch))
-    z = torch.randn(5, 24)
+    z = torch.randn(5, 2, 24)
     assert torch.equal(net(z), net(z, linear_only=True))
 
 

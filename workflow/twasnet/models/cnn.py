@@ -165,7 +165,7 @@ class ConvBody(nn.Module):
         if n_variants < 1:
             raise ValueError("the network needs at least one variant")
         lengths = block_lengths(n_variants, arch)
-        c_in = c_in_first = GENOTYPE_ENCODINGS[arch["genotype_encoding"]]
+        c_in = self.n_channels = GENOTYPE_ENCODINGS[arch["genotype_encoding"]]
         blocks = []
         for c_out, length_in in zip(arch["channels"], lengths[:-1], strict=True):
             blocks.append(ConvBlock(c_in, c_out, length_in=length_in, arch=arch))
@@ -187,7 +187,7 @@ class ConvBody(nn.Module):
         # s_j x_j + u_j s_j d_j, so s_j still switches the variant on or off (the L1 acts on s)
         # and u_j, starting at 0, is its dominance deviation relative to the additive effect.
         self.dominance = (
-            nn.Parameter(torch.zeros(n_variants)) if self.linear_path and c_in_first == 2 else None
+            nn.Parameter(torch.zeros(n_variants)) if self.linear_path and self.n_channels == 2 else None
         )
 
     def forward(self, z: torch.Tensor, *, linear_only: bool = False) -> torch.Tensor:
@@ -195,6 +195,11 @@ class ConvBody(nn.Module):
         the head's read-out is still 0, at a fraction of the cost)."""
         if z.ndim == 2:
             z = z.unsqueeze(1)
+        if z.shape[1] != self.n_channels:
+            raise ValueError(
+                f"the body expects {self.n_channels} genotype channel(s) per variant, got "
+                f"{z.shape[1]} (twasnet.models.deep.genotype_channels builds them)"
+            )
         linear = z[:, 0].sum(1)
         if self.dominance is not None:
             linear = linear + (z[:, 1] * self.dominance).sum(1)
