@@ -187,7 +187,9 @@ class ConvBody(nn.Module):
         # s_j x_j + u_j s_j d_j, so s_j still switches the variant on or off (the L1 acts on s)
         # and u_j, starting at 0, is its dominance deviation relative to the additive effect.
         self.dominance = (
-            nn.Parameter(torch.zeros(n_variants)) if self.linear_path and self.n_channels == 2 else None
+            nn.Parameter(torch.zeros(n_variants))
+            if self.linear_path and self.n_channels == 2
+            else None
         )
 
     def forward(self, z: torch.Tensor, *, linear_only: bool = False) -> torch.Tensor:
