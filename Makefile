@@ -64,8 +64,9 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile config/config.yaml
 
+# One test file per worker (module fixtures such as a finished workflow run are built once).
 test: lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(CORES) --dist loadfile
 
 clean-demo:
 	rm -rf results data/demo .snakemake
