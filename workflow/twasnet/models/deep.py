@@ -12,6 +12,12 @@ Models (modules in :mod:`twasnet.models.cnn`):
 * ``cnn_annot_local`` (:class:`AnnotatedCNNModel` without ``prior_path``): ``theta`` learned on
   this gene alone.
 
+Genotype encoding (``architecture.genotype_encoding``): with ``additive_dominance`` (default) the
+network reads two channels per variant, the dosage ``g`` and the heterozygosity ``g (2 - g)``
+(:func:`genotype_channels`, each standardised), both scaled by the variant's one weight ``s_j``;
+the linear path is then ``sum_j s_j (x_j + u_j d_j)``, an additive + dominance model of the
+variants ``s`` selects. With ``additive`` the network reads the dosage alone (the paper's input).
+
 Training of every model (one gene):
 
 * The inner-CV fold 0 of the training individuals is the validation set (the smallest label when
