@@ -2,7 +2,6 @@
 
 import sys as _sys
 
-from twasnet.export.stages import write_run_provenance  # noqa: E402
 from twasnet.provenance import now  # noqa: E402
 
 RUN = {"started": None}
@@ -14,6 +13,10 @@ onstart:
 
 onsuccess:
     if Path(PROVENANCE_STATIC).exists():
+        # imported here: twasnet.export pulls in scipy.stats, which every parse of the
+        # workflow (also each cluster job's) would otherwise pay for
+        from twasnet.export.stages import write_run_provenance
+
         write_run_provenance(
             static_path=PROVENANCE_STATIC,
             started=RUN["started"],
