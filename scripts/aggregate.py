@@ -11,7 +11,7 @@ sm = snakemake  # noqa: F821
 run_logged(
     sm.log[0],
     aggregate,
-    record_paths=list(sm.input.records),
+    record_paths=list(sm.params.records),
     out_r2=sm.output.r2,
     out_times=sm.output.times,
 )

@@ -11,7 +11,7 @@ sm = snakemake  # noqa: F821
 run_logged(
     sm.log[0],
     compare_per_gene,
-    prediction_paths=list(sm.input.predictions),
+    prediction_paths=list(sm.params.predictions),
     pairs=sm.params.pairs,
     models=sm.params.models,
     alpha=sm.params.alpha,

@@ -15,7 +15,7 @@ run_logged(
     r2_path=sm.input.r2,
     truth_genes_path=sm.input.truth_genes[0],
     truth_variants_path=sm.input.truth_variants[0] if sm.input.truth_variants else None,
-    importance_paths=list(sm.input.importance),
+    importance_paths=list(sm.params.importance),
     out_genes=sm.output.genes,
     out_importance=sm.output.importance,
 )

@@ -12,8 +12,8 @@ sm = snakemake  # noqa: F821
 run_logged(
     sm.log[0],
     export_predictdb,
-    artefact_paths=list(sm.input.artefacts),
-    record_paths=list(sm.input.records),
+    artefact_paths=list(sm.params.artefacts),
+    record_paths=list(sm.params.records),
     selection_path=sm.input.selection,
     store_dirs=sorted({str(Path(p).parent) for p in sm.input.stores}),
     samples_path=sm.input.samples,

@@ -14,7 +14,7 @@ run_logged(
     genes_path=sm.input.genes,
     wide_path=sm.input.wide,
     selection_path=sm.input.selection,
-    importance_paths=list(sm.input.importance),
+    importance_paths=list(sm.params.importance),
     truth_genes_path=sm.input.truth_genes[0] if sm.input.truth_genes else None,
     truth_variants_path=sm.input.truth_variants[0] if sm.input.truth_variants else None,
     pairs=sm.params.pairs,

@@ -12,7 +12,7 @@ sm = snakemake  # noqa: F821
 run_logged(
     sm.log[0],
     predict_cohort,
-    artefact_paths=list(sm.input.artefacts),
+    artefact_paths=list(sm.params.artefacts),
     genotypes=sm.params.genotypes,
     dosage_field=sm.params.dosage_field,
     min_fraction=sm.params.min_fraction,

@@ -1,6 +1,6 @@
 rule aggregate:
     input:
-        records=fit_files("json"),
+        chunks=chunk_files,
     output:
         r2="results/tables/r2.tsv",
         times="results/tables/fit_times.tsv",
@@ -14,6 +14,8 @@ rule aggregate:
     resources:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(10),
+    params:
+        records=fit_files("json"),
     script:
         "../../scripts/aggregate.py"
 
@@ -24,7 +26,7 @@ rule evaluate_truth:
         r2="results/tables/r2.tsv",
         truth_genes=optional(config["truth"]["genes"]),
         truth_variants=optional(config["truth"]["variants"]),
-        importance=fit_files("importance.tsv"),
+        chunks=chunk_files,
     output:
         genes="results/tables/truth_evaluation.tsv",
         importance="results/tables/importance_vs_truth.tsv",
@@ -38,6 +40,8 @@ rule evaluate_truth:
     resources:
         mem_mb=attempt_scaled(1000),
         runtime=attempt_scaled(5),
+    params:
+        importance=fit_files("importance.tsv"),
     script:
         "../../scripts/evaluate_truth.py"
 
@@ -92,7 +96,7 @@ rule compare:
 
 rule compare_per_gene:
     input:
-        predictions=fit_files("predictions.tsv"),
+        chunks=chunk_files,
     output:
         table="results/tables/comparison_per_gene.tsv",
     log:
@@ -106,6 +110,7 @@ rule compare_per_gene:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(30),
     params:
+        predictions=fit_files("predictions.tsv"),
         pairs=config["compare"]["pairs"],
         models=config["models"],
         alpha=config["compare"]["alpha"],
@@ -120,7 +125,7 @@ rule plot_comparison:
         genes="results/tables/comparison_genes.tsv",
         wide="results/tables/r2_wide.tsv",
         selection="results/genes/selection.tsv",
-        importance=fit_files("importance.tsv"),
+        chunks=chunk_files,
         truth_genes=optional(config["truth"]["genes"]),
         truth_variants=optional(config["truth"]["variants"]),
     output:
@@ -163,6 +168,7 @@ rule plot_comparison:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(10),
     params:
+        importance=fit_files("importance.tsv"),
         pairs=config["compare"]["pairs"],
         models=config["models"],
         top_genes=config["compare"]["top_genes"],

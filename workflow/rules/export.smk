@@ -49,8 +49,7 @@ rule provenance:
 
 rule export_predictdb:
     input:
-        artefacts=model_split_fit_files("model.json"),
-        records=model_split_fit_files("json"),
+        chunks=model_split_chunk_files,
         selection="results/genes/selection.tsv",
         stores=all_store_files,
         samples=COHORT_TABLES["samples"],
@@ -70,6 +69,8 @@ rule export_predictdb:
         mem_mb=attempt_scaled(4000),
         runtime=attempt_scaled(30),
     params:
+        artefacts=model_split_fit_files("model.json"),
+        records=model_split_fit_files("json"),
         build=config["export"]["build"],
         seed=config["seed"],
     script:
@@ -78,7 +79,7 @@ rule export_predictdb:
 
 rule predict_target:
     input:
-        artefacts=artefact_files,
+        chunks=chunk_files,
         genotypes=target_genotype_files(),
     output:
         coverage=f"{PREDICTIONS_DIR}/coverage.tsv",
@@ -94,6 +95,7 @@ rule predict_target:
         mem_mb=attempt_scaled(8000),
         runtime=attempt_scaled(60),
     params:
+        artefacts=artefact_files,
         genotypes=lambda wc: config["target"]["genotypes"],
         dosage_field=config["genotypes"]["dosage_field"],
         min_fraction=config["target"]["min_variant_fraction"],

@@ -57,25 +57,28 @@ rule train_linear:
         unpack(gene_inputs),
         **COHORT_TABLES,
     output:
-        **fit_outputs("json"),
+        genes=f"{CHUNK_STEM}.tsv",
     log:
-        fit_log("logs"),
+        chunk_log("logs"),
     benchmark:
-        fit_log("benchmarks")
+        chunk_log("benchmarks")
     wildcard_constraints:
         model="|".join(LINEAR_MODELS),
         chrom="[^/]+",
-        gene="[^/]+",
-    # On a cluster, --group-components fit_linear=N (profile) submits N genes per job.
+        chunk=r"\d+",
+    # On a cluster, --group-components fit_linear=N (profile) submits N chunks per job.
     group:
         "fit_linear"
     conda:
         "../../envs/models.yaml"
     threads: 1
+    # genes run one after another: memory is one gene's, the runtime adds up over the chunk
     resources:
         mem_mb=attempt_scaled(2000),
-        runtime=attempt_scaled(20),
+        runtime=chunk_scaled(10, 2),
     params:
+        genes=chunk_genes,
+        outputs=chunk_fit_outputs("json"),
         model_params=lambda wc: config[wc.model],
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
@@ -88,16 +91,16 @@ rule train_deep:
         unpack(gene_inputs),
         **COHORT_TABLES,
     output:
-        **fit_outputs("pt"),
+        genes=f"{CHUNK_STEM}.tsv",
     log:
-        fit_log("logs"),
+        chunk_log("logs"),
     benchmark:
-        fit_log("benchmarks")
+        chunk_log("benchmarks")
     wildcard_constraints:
         model="|".join(DEEP_MODELS),
         chrom="[^/]+",
-        gene="[^/]+",
-    # On a cluster, --group-components fit_deep=N (profile) submits N genes per job.
+        chunk=r"\d+",
+    # On a cluster, --group-components fit_deep=N (profile) submits N chunks per job.
     group:
         "fit_deep"
     conda:
@@ -105,9 +108,11 @@ rule train_deep:
     threads: 1
     resources:
         mem_mb=attempt_scaled(4000),
-        runtime=attempt_scaled(60),
+        runtime=chunk_scaled(10, 10),
         gpu=1,
     params:
+        genes=chunk_genes,
+        outputs=chunk_fit_outputs("pt"),
         model_params=lambda wc: config[wc.model],
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
