@@ -11,7 +11,6 @@ from conftest import run_workflow, tiny_config
 
 from twasnet.stages import train
 
-
 # linear and deep, with and without a prior (cnn_annot loads its prior like enet_annot does)
 MODELS = ["enet", "enet_annot", "cnn", "cnn_annot_local"]
 
@@ -64,6 +63,12 @@ def test_chunks_follow_the_selection_within_one_chromosome(runs):
             assert [len(t) for t in listed] == sizes
             assert [g for t in listed for g in t["gene_id"]] == genes
             assert all(t["status"].eq("ok").all() for t in listed)
+            # each row names its gene's four files under the fit layout, and they exist
+            for t in listed:
+                for row in t.itertuples():
+                    assert row.record == f"results/fits/{model}/{chrom}/{row.gene_id}.split0.json"
+                    for path in (row.record, row.predictions, row.importance, row.artefact):
+                        assert (three / path).is_file(), path
 
 
 def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(runs, tmp_path):

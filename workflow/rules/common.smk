@@ -83,10 +83,11 @@ def gene_inputs(wildcards):
 FIT_STEM = "results/fits/{model}/{chrom}/{gene}.split{split}"
 # Genes are fitted in chunks: one job trains one model on up to train.genes_per_job selected
 # genes of one chromosome and split, one after another, and writes every gene's files under
-# FIT_STEM plus the chunk's table of contents here (gene_id, status, reason): the job's only
-# declared output, and what the rules that read per-gene fits depend on. 20,000 genes x 5
-# models are then ~100,000 / genes_per_job jobs rather than 100,000 (Snakemake's DAG of
-# 100,000 jobs did not build within 36 min; README: how long a whole transcriptome takes).
+# FIT_STEM plus the chunk's table of contents here (gene_id, status, reason and the gene's four
+# paths). That table is the job's only declared output and what the rules reading per-gene
+# fits take as input; their scripts find the files through it (store.chunk_fit_paths).
+# 20,000 genes x 5 models are then ~100,000 / genes_per_job jobs rather than 100,000
+# (a DAG of 100,000 jobs did not build in 36 min; README: how long a whole transcriptome takes).
 CHUNK_STEM = "results/chunks/{model}/{chrom}/chunk{chunk}.split{split}"
 
 
@@ -164,7 +165,7 @@ def chunk_scaled(base, per_gene):
 
 
 def chunk_files(wildcards=None, models=None, split=None):
-    """The table of contents of every chunk of ``models`` (default: config) [x one split]."""
+    """Input function: the table of every chunk of ``models`` (default: config) [x one split]."""
     return [
         f"{CHUNK_STEM}.tsv".format(model=model, chrom=chrom, chunk=i, split=s)
         for model in models or config["models"]
@@ -177,24 +178,6 @@ def chunk_files(wildcards=None, models=None, split=None):
 def model_split_chunk_files(wildcards):
     """Input function: the chunks of {model} and {split}."""
     return chunk_files(models=[wildcards.model], split=wildcards.split)
-
-
-def fit_files(kind):
-    """Params function: one file of ``kind`` (json, importance.tsv, ...) per model in config x
-    selected gene. (Rules depend on ``chunk_files``; these files are what the chunks wrote.)
-    """
-
-    def files(wildcards):
-        rows = selected()
-        return [
-            f"{FIT_STEM}.{kind}".format(
-                model=model, chrom=chrom, gene=gene, split=split
-            )
-            for model in config["models"]
-            for gene, chrom, split in zip(rows["gene_id"], rows["chrom"], rows["split"])
-        ]
-
-    return files
 
 
 def optional(path):
@@ -262,38 +245,6 @@ def input_files():
         f + ext for f in files for ext in (".tbi", ".csi") if Path(f + ext).exists()
     ]
     return sorted(set(files + indices))
-
-
-def artefact_suffix(model):
-    return "pt" if model in DEEP_MODELS else "json"
-
-
-def artefact_files(wildcards=None):
-    """Params function: the artefact of every model in config x selected gene."""
-    rows = selected()
-    return [
-        FIT_STEM.format(model=m, chrom=c, gene=g, split=s)
-        + f".model.{artefact_suffix(m)}"
-        for m in config["models"]
-        for g, c, s in zip(rows["gene_id"], rows["chrom"], rows["split"])
-    ]
-
-
-def model_split_fit_files(kind):
-    """Params function: one file of ``kind`` per selected gene of {model} and {split}."""
-
-    def files(wildcards):
-        rows = selected()
-        rows = rows[rows["split"].astype(int) == int(wildcards.split)]
-        return [
-            FIT_STEM.format(
-                model=wildcards.model, chrom=c, gene=g, split=wildcards.split
-            )
-            + f".{kind}"
-            for g, c in zip(rows["gene_id"], rows["chrom"])
-        ]
-
-    return files
 
 
 def predictdb_files(model, split):

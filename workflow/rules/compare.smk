@@ -14,8 +14,6 @@ rule aggregate:
     resources:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(10),
-    params:
-        records=fit_files("json"),
     script:
         "../../scripts/aggregate.py"
 
@@ -40,8 +38,6 @@ rule evaluate_truth:
     resources:
         mem_mb=attempt_scaled(1000),
         runtime=attempt_scaled(5),
-    params:
-        importance=fit_files("importance.tsv"),
     script:
         "../../scripts/evaluate_truth.py"
 
@@ -110,7 +106,6 @@ rule compare_per_gene:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(30),
     params:
-        predictions=fit_files("predictions.tsv"),
         pairs=config["compare"]["pairs"],
         models=config["models"],
         alpha=config["compare"]["alpha"],
@@ -168,7 +163,6 @@ rule plot_comparison:
         mem_mb=attempt_scaled(2000),
         runtime=attempt_scaled(10),
     params:
-        importance=fit_files("importance.tsv"),
         pairs=config["compare"]["pairs"],
         models=config["models"],
         top_genes=config["compare"]["top_genes"],

@@ -69,8 +69,6 @@ rule export_predictdb:
         mem_mb=attempt_scaled(4000),
         runtime=attempt_scaled(30),
     params:
-        artefacts=model_split_fit_files("model.json"),
-        records=model_split_fit_files("json"),
         build=config["export"]["build"],
         seed=config["seed"],
     script:
@@ -95,7 +93,6 @@ rule predict_target:
         mem_mb=attempt_scaled(8000),
         runtime=attempt_scaled(60),
     params:
-        artefacts=artefact_files,
         genotypes=lambda wc: config["target"]["genotypes"],
         dosage_field=config["genotypes"]["dosage_field"],
         min_fraction=config["target"]["min_variant_fraction"],

@@ -66,7 +66,7 @@ rule train_linear:
         model="|".join(LINEAR_MODELS),
         chrom="[^/]+",
         chunk=r"\d+",
-    # On a cluster, --group-components fit_linear=N (profile) submits N chunks per job.
+    # One chunk is one cluster submission; --group-components fit_linear=N would pack N.
     group:
         "fit_linear"
     conda:
@@ -100,7 +100,7 @@ rule train_deep:
         model="|".join(DEEP_MODELS),
         chrom="[^/]+",
         chunk=r"\d+",
-    # On a cluster, --group-components fit_deep=N (profile) submits N chunks per job.
+    # One chunk is one cluster submission; --group-components fit_deep=N would pack N.
     group:
         "fit_deep"
     conda:

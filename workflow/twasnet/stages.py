@@ -19,6 +19,7 @@ from twasnet.io.covariates import read_covariates
 from twasnet.io.expression import read_expression_bed
 from twasnet.io.store import (
     ANNOTATION_PREFIX,
+    FIT_FILES,
     atomic_output,
     fit_key,
     gene_loader,
@@ -270,12 +271,13 @@ def train(
 ) -> None:
     """Train one model on each gene of a chunk (genes of one chromosome, ``store_dir``), one after
     another, and score it on the held-out individuals. Per gene, ``outputs`` names its record,
-    held-out predictions, per-variant importance and model artefact (keys ``record``,
-    ``predictions``, ``importance``, ``artefact``); ``out_table`` gets one row per gene (gene_id,
-    status, reason). Each gene's result depends on the gene alone (its seed is the gene's), not on
-    the chunk it ran in. A gene whose fit raises an error is recorded with status ``failed`` and
-    the error as its reason (traceback in the log) and the chunk goes on; out of memory still
-    fails the chunk, so that Snakemake retries it with more memory."""
+    held-out predictions, per-variant importance and model artefact (keys :data:`FIT_FILES`);
+    ``out_table`` gets one row per gene: gene_id, status, reason and those four paths (what
+    :func:`twasnet.io.store.chunk_fit_paths` reads). Each gene's result depends on the gene alone
+    (its seed is the gene's), not on the chunk it ran in. A gene whose fit raises an error is
+    recorded with status ``failed`` and the error as its reason (traceback in the log) and the
+    chunk goes on; out of memory still fails the chunk, so that Snakemake retries it with more
+    memory."""
     if len(outputs) != len(gene_ids):
         raise ValueError(f"{len(gene_ids)} genes but {len(outputs)} sets of outputs")
     samples = read_table(samples_path)["sample"].astype(str).tolist()
@@ -326,7 +328,8 @@ def train(
         write_artefact(artefact, out["artefact"])
         write_json(record, out["record"])
         rows.append({"gene_id": gene_id, "status": record["status"], "reason": record["reason"]})
-    write_table(pd.DataFrame(rows, columns=["gene_id", "status", "reason"]), out_table)
+        rows[-1] |= {kind: out[kind] for kind in FIT_FILES}
+    write_table(pd.DataFrame(rows, columns=["gene_id", "status", "reason", *FIT_FILES]), out_table)
 
 
 def _out_of_memory(err: BaseException) -> bool:

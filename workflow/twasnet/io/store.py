@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +165,22 @@ def gene_loader(directory: str | Path) -> Callable[[str], GeneData]:
         )
 
     return load
+
+
+# The files of one gene's fit, as named in a training chunk's table (one row per gene).
+FIT_FILES = ("record", "predictions", "importance", "artefact")
+
+
+def chunk_fit_paths(chunk_tables: Sequence[str | Path], kind: str) -> list[str]:
+    """The ``kind`` file (one of :data:`FIT_FILES`) of every gene listed in the training chunks'
+    tables (``results/chunks/...``), in the order of the tables and their rows."""
+    if kind not in FIT_FILES:
+        raise ValueError(f"kind must be one of {FIT_FILES}, not {kind!r}")
+    return [
+        path
+        for table in chunk_tables
+        for path in pd.read_csv(table, sep="\t", usecols=[kind], dtype=str)[kind]
+    ]
 
 
 def fit_key(path: str | Path) -> tuple[str, str, int]:
