@@ -108,10 +108,11 @@ def chunk_log(kind):
     )
 
 
-def gene_chunks():
+def gene_chunks(selection=None):
     """{(split, chrom): [[gene_id, ...], ...]}: each split's selected genes of one chromosome in
-    selection.tsv order, cut into consecutive chunks of train.genes_per_job."""
-    path = checkpoints.select_genes.get().output.table
+    selection.tsv order, cut into consecutive chunks of train.genes_per_job. ``selection``: the
+    table's path where a job has it as input; else through the checkpoint."""
+    path = selection or checkpoints.select_genes.get().output.table
     return _gene_chunks(
         path, Path(path).stat().st_mtime_ns, config["train"]["genes_per_job"]
     )
@@ -129,16 +130,18 @@ def _gene_chunks(path, mtime_ns, size):
     }
 
 
-def chunk_genes(wildcards):
-    """Params function: the gene ids of the chunk job's {split}, {chrom} and {chunk}."""
-    chunks = gene_chunks()[(int(wildcards.split), wildcards.chrom)]
+def chunk_genes(wildcards, input):
+    """Params function: the gene ids of the chunk job's {split}, {chrom} and {chunk}, from its
+    input selection.tsv (not through the checkpoint, which the DAG of a cluster job's own
+    snakemake does not hold)."""
+    chunks = gene_chunks(input.selection)[(int(wildcards.split), wildcards.chrom)]
     return chunks[int(wildcards.chunk)]
 
 
 def chunk_fit_outputs(artefact_suffix):
     """Params function: per gene of the chunk, its four output paths (``fit_outputs``)."""
 
-    def outputs(wildcards):
+    def outputs(wildcards, input):
         return [
             {
                 name: path.format(
@@ -149,7 +152,7 @@ def chunk_fit_outputs(artefact_suffix):
                 )
                 for name, path in fit_outputs(artefact_suffix).items()
             }
-            for gene in chunk_genes(wildcards)
+            for gene in chunk_genes(wildcards, input)
         ]
 
     return outputs
@@ -159,7 +162,9 @@ def chunk_scaled(base, per_gene):
     """Runtime of a chunk job: base + per_gene x its genes (they run one after another), and
     all of it again with each retry of a failed job."""
     return (
-        lambda wildcards, attempt: (base + per_gene * len(chunk_genes(wildcards)))
+        lambda wildcards, input, attempt: (
+            base + per_gene * len(chunk_genes(wildcards, input))
+        )
         * attempt
     )
 

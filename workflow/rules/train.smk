@@ -56,6 +56,7 @@ rule train_linear:
     input:
         unpack(gene_inputs),
         **COHORT_TABLES,
+        selection="results/genes/selection.tsv",
     output:
         genes=f"{CHUNK_STEM}.tsv",
     log:
@@ -90,6 +91,7 @@ rule train_deep:
     input:
         unpack(gene_inputs),
         **COHORT_TABLES,
+        selection="results/genes/selection.tsv",
     output:
         genes=f"{CHUNK_STEM}.tsv",
     log:
