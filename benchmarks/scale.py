@@ -2,9 +2,10 @@
 
 (a) DAG: a work directory whose upstream results exist as stubs (cis stores, cohort tables,
     priors) and whose selection.tsv lists 20,000 selected genes on 22 chromosomes; Snakemake
-    builds the DAG of the per-gene fits as a dry run with the SLURM profile's grouping
-    (``group-components``), in a child process. Reported: wall seconds, the child's peak RSS, the
-    number of jobs and of cluster submissions (distinct groups + ungrouped jobs).
+    builds the DAG of the fits (chunks of ``train.genes_per_job`` genes of one chromosome, the
+    config's default unless ``--genes-per-job``) as a dry run with the SLURM profile (and its
+    ``group-components``, if it sets any), in a child process. Reported: wall seconds, the
+    child's peak RSS, the number of jobs and of cluster submissions.
 (b) Extraction: a simulated chromosome with ~1,500 genes and 800 individuals (``twasnet
     simulate`` with --set overrides), then ``extract_chromosome`` in a child process: wall
     seconds and peak RSS.
@@ -32,7 +33,7 @@ MODELS = ["enet", "enet_annot", "cnn", "cnn_annot", "cnn_annot_local"]
 N_CHROM = 22
 
 
-def stub_workdir(workdir: Path, n_genes: int) -> Path:
+def stub_workdir(workdir: Path, n_genes: int, genes_per_job: int | None = None) -> Path:
     """Upstream outputs as empty stubs (older inputs first) and a selection of ``n_genes``."""
     chroms = [str(c) for c in range(1, N_CHROM + 1)]
     stub = workdir / "stub"
@@ -64,6 +65,8 @@ def stub_workdir(workdir: Path, n_genes: int) -> Path:
         "annotations": {"path": str(stub / "annotations.parquet")},
         "models": MODELS,
     }
+    if genes_per_job is not None:
+        config["train"] = {"genes_per_job": genes_per_job}
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config))
     return config_path
@@ -91,37 +94,56 @@ def run_child(cmd: list[str], *, merge: bool = False) -> tuple[str, float, float
 GROUP_OF_RULE = {"train_linear": "fit_linear", "train_deep": "fit_deep"}
 
 
-def count_submissions(dry_run_output: str, components: dict[str, int]) -> tuple[int, int]:
-    """(jobs, cluster submissions) from a dry run's job-count table. Each per-gene job is its
-    own DAG component, so Snakemake packs a group's jobs N at a time (``group-components``):
-    ceil(jobs / N) submissions per group; other jobs one each; ``all`` runs locally."""
+def count_submissions(
+    dry_run_output: str, components: dict[str, int]
+) -> tuple[dict[str, int], int]:
+    """(jobs per rule, cluster submissions) from a dry run's job-count table. Each chunk job is
+    its own DAG component, so Snakemake packs a group's jobs N at a time (``group-components``,
+    1 where the profile sets none): ceil(jobs / N) submissions per group; other jobs one each;
+    ``all`` runs locally."""
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry_run_output, flags=re.MULTILINE))
     counts = {rule: int(n) for rule, n in counts.items() if rule not in {"all", "total"}}
     submissions = 0
     for rule, n in counts.items():
         size = components.get(GROUP_OF_RULE.get(rule, ""), 1)
         submissions += -(-n // size)
-    return sum(counts.values()), submissions
+    return counts, submissions
 
 
-def bench_dag(n_genes: int, *, snakefile: Path = REPO / "Snakefile", label: str = "") -> dict:
+def default_genes_per_job() -> int:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    return schema["properties"]["train"]["properties"]["genes_per_job"]["default"]
+
+
+def bench_dag(
+    n_genes: int,
+    *,
+    genes_per_job: int | None = None,
+    snakefile: Path = REPO / "Snakefile",
+    label: str = "",
+) -> dict:
     """Dry run of the whole DAG with the SLURM profile, in a child process."""
     profile_dir = REPO / "config" / "profiles" / "slurm"
-    components = {k: int(v) for k, v in (c.split("=") for c in slurm_profile()["group-components"])}
+    listed = slurm_profile().get("group-components") or []
+    components = {k: int(v) for k, v in (c.split("=") for c in listed)}
     with tempfile.TemporaryDirectory() as tmp:
-        config = stub_workdir(Path(tmp), n_genes)
+        config = stub_workdir(Path(tmp), n_genes, genes_per_job)
         cmd = [str(Path(sys.executable).with_name("snakemake")), "--dry-run", "--quiet", "rules"]
         cmd += ["--snakefile", str(snakefile), "--directory", tmp, "--configfile", str(config)]
         # the stubs carry no Snakemake metadata: decide by modification times only
         cmd += ["--profile", str(profile_dir), "--rerun-triggers", "mtime"]
         stdout, seconds, rss = run_child(cmd, merge=True)
-    jobs, submissions = count_submissions(stdout, components)
-    grouping = ", ".join(f"{k}={v}" for k, v in components.items())
+    counts, submissions = count_submissions(stdout, components)
+    per_job = genes_per_job or default_genes_per_job()
+    grouping = ", ".join(f"{k}={v}" for k, v in components.items()) or "no group-components"
+    fits = sum(counts.get(rule, 0) for rule in GROUP_OF_RULE)
     return {
-        "what": f"DAG{label}: {n_genes} genes x {len(MODELS)} models, dry run, {grouping}",
+        "what": f"DAG{label}: {n_genes} genes x {len(MODELS)} models, dry run, SLURM profile,"
+        f" genes_per_job={per_job}, {grouping}",
         "seconds": seconds,
         "peak_rss_mib": rss,
-        "detail": f"{jobs} jobs -> {submissions} cluster submissions",
+        "detail": f"{sum(counts.values())} jobs ({fits} fit chunks) -> {submissions} cluster"
+        " submissions",
     }
 
 
@@ -193,6 +215,9 @@ def bench_extract(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--genes", type=int, default=20_000, help="genes in the DAG benchmark")
+    parser.add_argument(
+        "--genes-per-job", type=int, help="train.genes_per_job (default: the config default)"
+    )
     parser.add_argument("--extract-genes", type=int, default=1_500)
     parser.add_argument("--individuals", type=int, default=800)
     parser.add_argument("--length-bp", type=int, default=60_000_000)
@@ -201,7 +226,8 @@ def main() -> None:
     parser.add_argument("--skip-dag", action="store_true")
     parser.add_argument("--cohort", help="reuse a `twasnet simulate` output for (b)")
     args = parser.parse_args()
-    rows = [] if args.skip_dag else [bench_dag(args.genes)]
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    rows = [] if args.skip_dag else [bench_dag(args.genes, genes_per_job=args.genes_per_job)]
     if not args.skip_extract:
         rows.append(
             bench_extract(
@@ -212,10 +238,12 @@ def main() -> None:
                 cohort=args.cohort,
             )
         )
-    print(f"{'benchmark':<90} {'seconds':>8} {'peak RSS MiB':>13}  detail")
+    print(f"load average (1, 5, 15 min) before: {load_before}")
+    print(f"{'benchmark':<100} {'seconds':>8} {'peak RSS MiB':>13}  detail")
     for row in rows:
         numbers = f"{row['seconds']:>8.1f} {row['peak_rss_mib']:>13.0f}"
-        print(f"{row['what']:<90} {numbers}  {row['detail']}")
+        print(f"{row['what']:<100} {numbers}  {row['detail']}")
+    print(f"load average (1, 5, 15 min) after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

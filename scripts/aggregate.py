@@ -4,6 +4,7 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
+from twasnet.io.store import chunk_fit_paths  # noqa: E402
 from twasnet.logs import run_logged  # noqa: E402
 from twasnet.stages import aggregate  # noqa: E402
 
@@ -11,7 +12,7 @@ sm = snakemake  # noqa: F821
 run_logged(
     sm.log[0],
     aggregate,
-    record_paths=list(sm.input.records),
+    record_paths=chunk_fit_paths(sm.input.chunks, "record"),
     out_r2=sm.output.r2,
     out_times=sm.output.times,
 )

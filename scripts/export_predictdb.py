@@ -6,14 +6,15 @@ from pathlib import Path
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
 from twasnet.export.stages import export_predictdb  # noqa: E402
+from twasnet.io.store import chunk_fit_paths  # noqa: E402
 from twasnet.logs import run_logged  # noqa: E402
 
 sm = snakemake  # noqa: F821
 run_logged(
     sm.log[0],
     export_predictdb,
-    artefact_paths=list(sm.input.artefacts),
-    record_paths=list(sm.input.records),
+    artefact_paths=chunk_fit_paths(sm.input.chunks, "artefact"),
+    record_paths=chunk_fit_paths(sm.input.chunks, "record"),
     selection_path=sm.input.selection,
     store_dirs=sorted({str(Path(p).parent) for p in sm.input.stores}),
     samples_path=sm.input.samples,

@@ -4,6 +4,7 @@ import sys
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
+from twasnet.io.store import chunk_fit_paths  # noqa: E402
 from twasnet.logs import run_logged  # noqa: E402
 from twasnet.stages import plot_comparison  # noqa: E402
 
@@ -14,7 +15,7 @@ run_logged(
     genes_path=sm.input.genes,
     wide_path=sm.input.wide,
     selection_path=sm.input.selection,
-    importance_paths=list(sm.input.importance),
+    importance_paths=chunk_fit_paths(sm.input.chunks, "importance"),
     truth_genes_path=sm.input.truth_genes[0] if sm.input.truth_genes else None,
     truth_variants_path=sm.input.truth_variants[0] if sm.input.truth_variants else None,
     pairs=sm.params.pairs,

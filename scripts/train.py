@@ -1,4 +1,5 @@
-"""Snakemake entry point: train one model on one gene and score it on the held-out individuals."""
+"""Snakemake entry point: train one model on a chunk of genes of one chromosome, one after
+another, and score each on the held-out individuals."""
 
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ run_logged(
     train,
     model_name=sm.wildcards.model,
     model_params=model_params,
-    gene_id=sm.wildcards.gene,
+    gene_ids=list(sm.params.genes),
     split=int(sm.wildcards.split),
     store_dir=str(Path(sm.input.genes).parent),
     samples_path=sm.input.samples,
@@ -27,8 +28,6 @@ run_logged(
     window_bp=sm.params.window_bp,
     seed=sm.params.seed,
     threads=sm.threads,
-    out_record=sm.output.record,
-    out_predictions=sm.output.predictions,
-    out_importance=sm.output.importance,
-    out_artefact=sm.output.artefact,
+    outputs=[dict(out) for out in sm.params.outputs],
+    out_table=sm.output.genes,
 )

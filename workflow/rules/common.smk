@@ -8,7 +8,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from twasnet.io.expression import read_expression_chromosomes  # noqa: E402
 from twasnet.io.vcf import canonical_chrom, genotype_path  # noqa: E402
-from twasnet.select import selected_genes  # noqa: E402
 
 DEEP_MODELS = ("cnn", "cnn_annot", "cnn_annot_local")
 LINEAR_MODELS = ("enet", "enet_annot")
@@ -65,11 +64,14 @@ def selected(wildcards=None):
 @functools.lru_cache(maxsize=4)
 def _read_selected(path, mtime_ns):
     """selection.tsv read once per (path, mtime), not once per job of the DAG."""
+    # imported here, not at parse time: every parse (also each cluster job's) would pay for it
+    from twasnet.select import selected_genes
+
     return selected_genes(path)
 
 
 def gene_inputs(wildcards):
-    """The cis store of the gene's chromosome (a wildcard of the fit's path), and its prior."""
+    """The cis store of the chunk's chromosome (a wildcard of its path), and the model's prior."""
     inputs = store_files(wildcards.chrom)
     if wildcards.model in PRIOR_FILES:
         inputs["prior"] = PRIOR_FILES[wildcards.model].format(split=wildcards.split)
@@ -79,10 +81,18 @@ def gene_inputs(wildcards):
 # The one place that knows where per-gene fit results live: sharded by model and chromosome,
 # so that 20,000 genes x 5 models do not put 100,000s of files in one directory.
 FIT_STEM = "results/fits/{model}/{chrom}/{gene}.split{split}"
+# Genes are fitted in chunks: one job trains one model on up to train.genes_per_job selected
+# genes of one chromosome and split, one after another, and writes every gene's files under
+# FIT_STEM plus the chunk's table of contents here (gene_id, status, reason and the gene's four
+# paths). That table is the job's only declared output and what the rules reading per-gene
+# fits take as input; their scripts find the files through it (store.chunk_fit_paths).
+# 20,000 genes x 5 models are then ~100,000 / genes_per_job jobs rather than 100,000
+# (a DAG of 100,000 jobs did not build in 36 min; README: how long a whole transcriptome takes).
+CHUNK_STEM = "results/chunks/{model}/{chrom}/chunk{chunk}.split{split}"
 
 
 def fit_outputs(artefact_suffix):
-    """The four outputs of a per-gene fit; the artefact is JSON (linear) or torch (deep)."""
+    """The four files of one gene's fit; the artefact is JSON (linear) or torch (deep)."""
     return {
         "record": f"{FIT_STEM}.json",
         "predictions": f"{FIT_STEM}.predictions.tsv",
@@ -91,27 +101,88 @@ def fit_outputs(artefact_suffix):
     }
 
 
-def fit_log(kind):
-    """Per-gene log or benchmark path of a fit (``kind``: logs or benchmarks), sharded the same."""
-    return FIT_STEM.replace("results/fits/", f"results/{kind}/train/") + (
+def chunk_log(kind):
+    """Log or benchmark path of a chunk job (``kind``: logs or benchmarks), sharded the same."""
+    return CHUNK_STEM.replace("results/chunks/", f"results/{kind}/train/") + (
         ".log" if kind == "logs" else ".tsv"
     )
 
 
-def fit_files(kind):
-    """Input function: one file of ``kind`` (json, importance.tsv, ...) per model x selected gene."""
+def gene_chunks(selection=None):
+    """{(split, chrom): [[gene_id, ...], ...]}: each split's selected genes of one chromosome in
+    selection.tsv order, cut into consecutive chunks of train.genes_per_job. ``selection``: the
+    table's path where a job has it as input; else through the checkpoint."""
+    path = selection or checkpoints.select_genes.get().output.table
+    return _gene_chunks(
+        path, Path(path).stat().st_mtime_ns, config["train"]["genes_per_job"]
+    )
 
-    def files(wildcards):
-        rows = selected()
+
+@functools.lru_cache(maxsize=4)
+def _gene_chunks(path, mtime_ns, size):
+    rows = _read_selected(path, mtime_ns)
+    genes = {}
+    for gene, chrom, split in zip(rows["gene_id"], rows["chrom"], rows["split"]):
+        genes.setdefault((int(split), str(chrom)), []).append(str(gene))
+    return {
+        key: [ids[i : i + size] for i in range(0, len(ids), size)]
+        for key, ids in genes.items()
+    }
+
+
+def chunk_genes(wildcards, input):
+    """Params function: the gene ids of the chunk job's {split}, {chrom} and {chunk}, from its
+    input selection.tsv (not through the checkpoint, which the DAG of a cluster job's own
+    snakemake does not hold)."""
+    chunks = gene_chunks(input.selection)[(int(wildcards.split), wildcards.chrom)]
+    return chunks[int(wildcards.chunk)]
+
+
+def chunk_fit_outputs(artefact_suffix):
+    """Params function: per gene of the chunk, its four output paths (``fit_outputs``)."""
+
+    def outputs(wildcards, input):
         return [
-            f"{FIT_STEM}.{kind}".format(
-                model=model, chrom=chrom, gene=gene, split=split
-            )
-            for model in config["models"]
-            for gene, chrom, split in zip(rows["gene_id"], rows["chrom"], rows["split"])
+            {
+                name: path.format(
+                    model=wildcards.model,
+                    chrom=wildcards.chrom,
+                    gene=gene,
+                    split=wildcards.split,
+                )
+                for name, path in fit_outputs(artefact_suffix).items()
+            }
+            for gene in chunk_genes(wildcards, input)
         ]
 
-    return files
+    return outputs
+
+
+def chunk_scaled(base, per_gene):
+    """Runtime of a chunk job: base + per_gene x its genes (they run one after another), and
+    all of it again with each retry of a failed job."""
+    return (
+        lambda wildcards, input, attempt: (
+            base + per_gene * len(chunk_genes(wildcards, input))
+        )
+        * attempt
+    )
+
+
+def chunk_files(wildcards=None, models=None, split=None):
+    """Input function: the table of every chunk of ``models`` (default: config) [x one split]."""
+    return [
+        f"{CHUNK_STEM}.tsv".format(model=model, chrom=chrom, chunk=i, split=s)
+        for model in models or config["models"]
+        for (s, chrom), chunks in gene_chunks().items()
+        if split is None or s == int(split)
+        for i in range(len(chunks))
+    ]
+
+
+def model_split_chunk_files(wildcards):
+    """Input function: the chunks of {model} and {split}."""
+    return chunk_files(models=[wildcards.model], split=wildcards.split)
 
 
 def optional(path):
@@ -179,38 +250,6 @@ def input_files():
         f + ext for f in files for ext in (".tbi", ".csi") if Path(f + ext).exists()
     ]
     return sorted(set(files + indices))
-
-
-def artefact_suffix(model):
-    return "pt" if model in DEEP_MODELS else "json"
-
-
-def artefact_files(wildcards=None):
-    """Input function: the artefact of every model in config x selected gene."""
-    rows = selected()
-    return [
-        FIT_STEM.format(model=m, chrom=c, gene=g, split=s)
-        + f".model.{artefact_suffix(m)}"
-        for m in config["models"]
-        for g, c, s in zip(rows["gene_id"], rows["chrom"], rows["split"])
-    ]
-
-
-def model_split_fit_files(kind):
-    """Input function: one file of ``kind`` per selected gene of {model} and {split}."""
-
-    def files(wildcards):
-        rows = selected()
-        rows = rows[rows["split"].astype(int) == int(wildcards.split)]
-        return [
-            FIT_STEM.format(
-                model=wildcards.model, chrom=c, gene=g, split=wildcards.split
-            )
-            + f".{kind}"
-            for g, c in zip(rows["gene_id"], rows["chrom"])
-        ]
-
-    return files
 
 
 def predictdb_files(model, split):

@@ -1,6 +1,6 @@
 rule aggregate:
     input:
-        records=fit_files("json"),
+        chunks=chunk_files,
     output:
         r2="results/tables/r2.tsv",
         times="results/tables/fit_times.tsv",
@@ -24,7 +24,7 @@ rule evaluate_truth:
         r2="results/tables/r2.tsv",
         truth_genes=optional(config["truth"]["genes"]),
         truth_variants=optional(config["truth"]["variants"]),
-        importance=fit_files("importance.tsv"),
+        chunks=chunk_files,
     output:
         genes="results/tables/truth_evaluation.tsv",
         importance="results/tables/importance_vs_truth.tsv",
@@ -92,7 +92,7 @@ rule compare:
 
 rule compare_per_gene:
     input:
-        predictions=fit_files("predictions.tsv"),
+        chunks=chunk_files,
     output:
         table="results/tables/comparison_per_gene.tsv",
     log:
@@ -120,7 +120,7 @@ rule plot_comparison:
         genes="results/tables/comparison_genes.tsv",
         wide="results/tables/r2_wide.tsv",
         selection="results/genes/selection.tsv",
-        importance=fit_files("importance.tsv"),
+        chunks=chunk_files,
         truth_genes=optional(config["truth"]["genes"]),
         truth_variants=optional(config["truth"]["variants"]),
     output:

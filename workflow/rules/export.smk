@@ -2,7 +2,6 @@
 
 import sys as _sys
 
-from twasnet.export.stages import write_run_provenance  # noqa: E402
 from twasnet.provenance import now  # noqa: E402
 
 RUN = {"started": None}
@@ -14,6 +13,10 @@ onstart:
 
 onsuccess:
     if Path(PROVENANCE_STATIC).exists():
+        # imported here: twasnet.export pulls in scipy.stats, which every parse of the
+        # workflow (also each cluster job's) would otherwise pay for
+        from twasnet.export.stages import write_run_provenance
+
         write_run_provenance(
             static_path=PROVENANCE_STATIC,
             started=RUN["started"],
@@ -46,8 +49,7 @@ rule provenance:
 
 rule export_predictdb:
     input:
-        artefacts=model_split_fit_files("model.json"),
-        records=model_split_fit_files("json"),
+        chunks=model_split_chunk_files,
         selection="results/genes/selection.tsv",
         stores=all_store_files,
         samples=COHORT_TABLES["samples"],
@@ -75,7 +77,7 @@ rule export_predictdb:
 
 rule predict_target:
     input:
-        artefacts=artefact_files,
+        chunks=chunk_files,
         genotypes=target_genotype_files(),
     output:
         coverage=f"{PREDICTIONS_DIR}/coverage.tsv",

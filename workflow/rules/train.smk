@@ -56,26 +56,30 @@ rule train_linear:
     input:
         unpack(gene_inputs),
         **COHORT_TABLES,
+        selection="results/genes/selection.tsv",
     output:
-        **fit_outputs("json"),
+        genes=f"{CHUNK_STEM}.tsv",
     log:
-        fit_log("logs"),
+        chunk_log("logs"),
     benchmark:
-        fit_log("benchmarks")
+        chunk_log("benchmarks")
     wildcard_constraints:
         model="|".join(LINEAR_MODELS),
         chrom="[^/]+",
-        gene="[^/]+",
-    # On a cluster, --group-components fit_linear=N (profile) submits N genes per job.
+        chunk=r"\d+",
+    # One chunk is one cluster submission; --group-components fit_linear=N would pack N.
     group:
         "fit_linear"
     conda:
         "../../envs/models.yaml"
     threads: 1
+    # genes run one after another: memory is one gene's, the runtime adds up over the chunk
     resources:
         mem_mb=attempt_scaled(2000),
-        runtime=attempt_scaled(20),
+        runtime=chunk_scaled(10, 2),
     params:
+        genes=chunk_genes,
+        outputs=chunk_fit_outputs("json"),
         model_params=lambda wc: config[wc.model],
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
@@ -87,17 +91,18 @@ rule train_deep:
     input:
         unpack(gene_inputs),
         **COHORT_TABLES,
+        selection="results/genes/selection.tsv",
     output:
-        **fit_outputs("pt"),
+        genes=f"{CHUNK_STEM}.tsv",
     log:
-        fit_log("logs"),
+        chunk_log("logs"),
     benchmark:
-        fit_log("benchmarks")
+        chunk_log("benchmarks")
     wildcard_constraints:
         model="|".join(DEEP_MODELS),
         chrom="[^/]+",
-        gene="[^/]+",
-    # On a cluster, --group-components fit_deep=N (profile) submits N genes per job.
+        chunk=r"\d+",
+    # One chunk is one cluster submission; --group-components fit_deep=N would pack N.
     group:
         "fit_deep"
     conda:
@@ -105,9 +110,11 @@ rule train_deep:
     threads: 1
     resources:
         mem_mb=attempt_scaled(4000),
-        runtime=attempt_scaled(60),
+        runtime=chunk_scaled(10, 10),
         gpu=1,
     params:
+        genes=chunk_genes,
+        outputs=chunk_fit_outputs("pt"),
         model_params=lambda wc: config[wc.model],
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],

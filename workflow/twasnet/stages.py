@@ -5,7 +5,7 @@ calls one stage, so every step of the workflow can be imported and tested withou
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +19,10 @@ from twasnet.io.covariates import read_covariates
 from twasnet.io.expression import read_expression_bed
 from twasnet.io.store import (
     ANNOTATION_PREFIX,
+    FIT_FILES,
     atomic_output,
     fit_key,
+    gene_loader,
     load_gene,
     read_json,
     read_table,
@@ -33,7 +35,7 @@ from twasnet.io.vcf import VARIANT_COLUMNS, canonical_chrom, read_genotypes, vcf
 from twasnet.metrics import importance_ranking
 from twasnet.select import assess_gene, decide, selected_genes
 from twasnet.split import split_indices, split_individuals
-from twasnet.train import RECORD_FIELDS, train_gene, training_inputs
+from twasnet.train import RECORD_FIELDS, failed_result, train_gene, training_inputs
 
 log = logging.getLogger("twasnet")
 
@@ -254,7 +256,7 @@ def train(
     *,
     model_name: str,
     model_params: dict,
-    gene_id: str,
+    gene_ids: Sequence[str],
     split: int,
     store_dir: str,
     samples_path: str,
@@ -264,40 +266,75 @@ def train(
     window_bp: int,
     seed: int,
     threads: int,
-    out_record: str,
-    out_predictions: str,
-    out_importance: str,
-    out_artefact: str,
+    outputs: Sequence[Mapping[str, str]],
+    out_table: str,
 ) -> None:
-    """Train one model on one gene for one split; write its record, held-out predictions,
-    per-variant importance and model artefact."""
+    """Train one model on each gene of a chunk (genes of one chromosome, ``store_dir``), one after
+    another, and score it on the held-out individuals. Per gene, ``outputs`` names its record,
+    held-out predictions, per-variant importance and model artefact (keys :data:`FIT_FILES`);
+    ``out_table`` gets one row per gene: gene_id, status, reason and those four paths (what
+    :func:`twasnet.io.store.chunk_fit_paths` reads). Each gene's result depends on the gene alone
+    (its seed is the gene's), not on the chunk it ran in. A gene whose fit raises an error is
+    recorded with status ``failed`` and the error as its reason (traceback in the log) and the
+    chunk goes on; out of memory still fails the chunk, so that Snakemake retries it with more
+    memory."""
+    if len(outputs) != len(gene_ids):
+        raise ValueError(f"{len(gene_ids)} genes but {len(outputs)} sets of outputs")
     samples = read_table(samples_path)["sample"].astype(str).tolist()
     expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
     train_idx, test_idx, folds = split_indices(read_table(split_path), samples, repeat=split)
-    data, y = _gene_arrays(store_dir, gene_id, expression, samples)
-    result = train_gene(
-        model_name=model_name,
-        model_params=model_params,
-        gene_id=gene_id,
-        tss=data.tss,
-        window_bp=window_bp,
-        dosages=data.dosages,
-        variants=data.variants,
-        expression=y,
-        covariates=covariates,
-        samples=samples,
-        train_idx=train_idx,
-        test_idx=test_idx,
-        train_folds=folds,
-        split=split,
-        seed=seed,
-        threads=threads,
-    )
-    log.info("%s %s split %d: %s", model_name, gene_id, split, result.record["status"])
-    write_table(result.predictions, out_predictions)
-    write_table(result.importance, out_importance)
-    write_artefact(result.artefact or {"model": model_name, "gene_id": gene_id}, out_artefact)
-    write_json(result.record, out_record)
+    load = gene_loader(store_dir)
+    rows = []
+    for gene_id, out in zip(gene_ids, outputs, strict=True):
+        try:
+            data = load(gene_id)
+            result = train_gene(
+                model_name=model_name,
+                model_params=model_params,
+                gene_id=gene_id,
+                tss=data.tss,
+                window_bp=window_bp,
+                dosages=data.dosages,
+                variants=data.variants,
+                expression=expression.loc[gene_id, samples].to_numpy(np.float64),
+                covariates=covariates,
+                samples=samples,
+                train_idx=train_idx,
+                test_idx=test_idx,
+                train_folds=folds,
+                split=split,
+                seed=seed,
+                threads=threads,
+            )
+        except Exception as err:  # noqa: BLE001 - one gene's failure must not stop the others
+            if _out_of_memory(err):
+                raise
+            log.exception("%s %s split %d failed", model_name, gene_id, split)
+            result = failed_result(
+                model_name=model_name,
+                gene_id=gene_id,
+                split=split,
+                seed=seed,
+                reason=f"error: {type(err).__name__}: {err}".replace("\n", " ")[:500],
+                samples=samples,
+                test_idx=test_idx,
+                n_train=len(train_idx),
+            )
+        record = result.record
+        log.info("%s %s split %d: %s", model_name, gene_id, split, record["status"])
+        write_table(result.predictions, out["predictions"])
+        write_table(result.importance, out["importance"])
+        artefact = result.artefact or {"model": model_name, "gene_id": gene_id}
+        write_artefact(artefact, out["artefact"])
+        write_json(record, out["record"])
+        rows.append({"gene_id": gene_id, "status": record["status"], "reason": record["reason"]})
+        rows[-1] |= {kind: out[kind] for kind in FIT_FILES}
+    write_table(pd.DataFrame(rows, columns=["gene_id", "status", "reason", *FIT_FILES]), out_table)
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Host or CUDA out of memory: a resource problem of the job, not of the gene."""
+    return isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
 
 
 def fit_prior(

@@ -112,19 +112,15 @@ def train_gene(
     ``status`` "skipped" and its reason instead of an exception.
     """
     this_seed = gene_seed(seed, gene_id, split)
-    record = dict.fromkeys(RECORD_FIELDS)
-    record |= {
-        "gene_id": gene_id,
-        "model": model_name,
-        "split": split,
-        "n_train": int(len(train_idx)),
-        "n_test": int(len(test_idx)),
-        "n_variants": int(dosages.shape[1]),
-        "seed": this_seed,
-        "device": "cpu",
-        "twasnet_version": __version__,
-        "hyperparameters": {},
-    }
+    record = _new_record(
+        model_name=model_name,
+        gene_id=gene_id,
+        split=split,
+        seed=seed,
+        n_train=len(train_idx),
+        n_test=len(test_idx),
+    )
+    record["n_variants"] = int(dosages.shape[1])
     y = residualise(np.asarray(expression, dtype=np.float64), covariates, train_idx=train_idx)
     empty_importance = pd.DataFrame(columns=[*VARIANT_KEY, "importance"])
     try:
@@ -174,6 +170,53 @@ def train_gene(
         "dosage_mean": np.asarray(dosages[train_idx], dtype=np.float64).mean(axis=0),
     }
     return TrainResult(record, _predictions(samples, test_idx, y, predicted), importance, artefact)
+
+
+def failed_result(
+    *,
+    model_name: str,
+    gene_id: str,
+    split: int,
+    seed: int,
+    reason: str,
+    samples: list[str],
+    test_idx: np.ndarray,
+    n_train: int,
+) -> TrainResult:
+    """The result of a gene whose fit raised an error: status "failed" and ``reason``, no
+    predictions (NaN for the held-out individuals), no importance, no artefact."""
+    record = _new_record(
+        model_name=model_name,
+        gene_id=gene_id,
+        split=split,
+        seed=seed,
+        n_train=n_train,
+        n_test=len(test_idx),
+    )
+    record |= {"status": "failed", "reason": reason}
+    nan = np.full(len(samples), np.nan)
+    return TrainResult(
+        record,
+        _predictions(samples, test_idx, nan, None),
+        pd.DataFrame(columns=[*VARIANT_KEY, "importance"]),
+        None,
+    )
+
+
+def _new_record(
+    *, model_name: str, gene_id: str, split: int, seed: int, n_train: int, n_test: int
+) -> dict:
+    return dict.fromkeys(RECORD_FIELDS) | {
+        "gene_id": gene_id,
+        "model": model_name,
+        "split": split,
+        "n_train": int(n_train),
+        "n_test": int(n_test),
+        "seed": gene_seed(seed, gene_id, split),
+        "device": "cpu",
+        "twasnet_version": __version__,
+        "hyperparameters": {},
+    }
 
 
 def _predictions(samples, test_idx, y, predicted) -> pd.DataFrame:

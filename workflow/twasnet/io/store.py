@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,23 +139,48 @@ class GeneData:
 
 def load_gene(directory: str | Path, gene_id: str) -> GeneData:
     """Read one gene's slice of a chromosome's cis store."""
+    return gene_loader(directory)(gene_id)
+
+
+def gene_loader(directory: str | Path) -> Callable[[str], GeneData]:
+    """A function gene_id -> GeneData over one chromosome's cis store, which reads the store's
+    gene and variant tables once (for a job that fits many genes of the chromosome)."""
     directory = Path(directory)
     genes = pd.read_csv(directory / "genes.tsv", sep="\t", dtype={"gene_id": str, "chrom": str})
     genes = genes.set_index("gene_id")
-    if gene_id not in genes.index:
-        raise KeyError(f"gene {gene_id} is not in the cis store {directory}")
-    row = genes.loc[gene_id]
-    first, stop = int(row["first"]), int(row["stop"])
     matrix = np.load(directory / "dosages.npy", mmap_mode="r")
-    dosages = np.array(matrix[first:stop].T, dtype=np.float32)
-    variants = pd.read_parquet(directory / "variants.parquet").iloc[first:stop]
-    return GeneData(
-        gene_id=gene_id,
-        chrom=str(row["chrom"]),
-        tss=int(row["tss"]),
-        dosages=dosages,
-        variants=variants.reset_index(drop=True),
-    )
+    all_variants = pd.read_parquet(directory / "variants.parquet")
+
+    def load(gene_id: str) -> GeneData:
+        if gene_id not in genes.index:
+            raise KeyError(f"gene {gene_id} is not in the cis store {directory}")
+        row = genes.loc[gene_id]
+        first, stop = int(row["first"]), int(row["stop"])
+        return GeneData(
+            gene_id=gene_id,
+            chrom=str(row["chrom"]),
+            tss=int(row["tss"]),
+            dosages=np.array(matrix[first:stop].T, dtype=np.float32),
+            variants=all_variants.iloc[first:stop].reset_index(drop=True).copy(),
+        )
+
+    return load
+
+
+# The files of one gene's fit, as named in a training chunk's table (one row per gene).
+FIT_FILES = ("record", "predictions", "importance", "artefact")
+
+
+def chunk_fit_paths(chunk_tables: Sequence[str | Path], kind: str) -> list[str]:
+    """The ``kind`` file (one of :data:`FIT_FILES`) of every gene listed in the training chunks'
+    tables (``results/chunks/...``), in the order of the tables and their rows."""
+    if kind not in FIT_FILES:
+        raise ValueError(f"kind must be one of {FIT_FILES}, not {kind!r}")
+    return [
+        path
+        for table in chunk_tables
+        for path in pd.read_csv(table, sep="\t", usecols=[kind], dtype=str)[kind]
+    ]
 
 
 def fit_key(path: str | Path) -> tuple[str, str, int]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import cyvcf2
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from twasnet.errors import InputError
 from twasnet.io.common import duplicated_ids
@@ -234,6 +233,8 @@ def hwe_exact_pvalues(
     n_cols = n_minor // 2 + 1
     order = np.argsort(n_cols, kind="stable")
     widths = n_cols[order]
+    from scipy.special import gammaln  # here: the workflow imports this module at parse time
+
     log_fact = gammaln(np.arange(int(n.max()) + 2, dtype=np.float64) + 1.0)  # log k!
     start = 0
     while start < m:
