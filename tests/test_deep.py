@@ -74,11 +74,18 @@ def _inputs(x, y, features, seed=1, n_folds=4):
     ],
 )
 def test_shapes_through_every_block(blocks, linear_path, norm):
-    arch = check_architecture({**blocks, "linear_path": linear_path, "norm": norm})
+    arch = check_architecture(
+        {
+            **blocks,
+            "linear_path": linear_path,
+            "norm": norm,
+            "genotype_encoding": "additive_dominance",
+        }
+    )
     p = 37
     body = ConvBody(p, arch)
     lengths = block_lengths(p, arch)
-    h = torch.randn(5, 2, p)  # the default encoding: dosage and heterozygosity channels
+    h = torch.randn(5, 2, p)  # dosage and heterozygosity channels
     for block, c_out, length in zip(body.blocks, arch["channels"], lengths[1:], strict=True):
         h = block(h)
         assert h.shape == (5, c_out, length)
@@ -275,7 +282,9 @@ def test_refit_uses_every_training_row_for_the_chosen_epochs():
 
 def test_joint_phase_starts_from_the_linear_model():
     """The head's read-out starts at 0: a fresh network computes exactly its linear path."""
-    arch = check_architecture({"channels": [2], "kernel_size": 3})
+    arch = check_architecture(
+        {"channels": [2], "kernel_size": 3, "genotype_encoding": "additive_dominance"}
+    )
     net = ScaledCNN(InputScaling(24, 0.3), ConvBody(24, arch))
     z = torch.randn(5, 2, 24)
     assert torch.equal(net(z), net(z, linear_only=True))

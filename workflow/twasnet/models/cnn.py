@@ -34,7 +34,7 @@ ARCHITECTURE_DEFAULTS: dict = {
     "hidden": 16,
     "linear_path": True,
     "scaling_init": 0.01,
-    "genotype_encoding": "additive_dominance",
+    "genotype_encoding": "additive",
 }
 # Input channels per variant: the dosage g, and with "additive_dominance" also g (2 - g) (1 for
 # heterozygotes), so any function of the three genotype classes is linear in the channels.

@@ -12,11 +12,12 @@ Models (modules in :mod:`twasnet.models.cnn`):
 * ``cnn_annot_local`` (:class:`AnnotatedCNNModel` without ``prior_path``): ``theta`` learned on
   this gene alone.
 
-Genotype encoding (``architecture.genotype_encoding``): with ``additive_dominance`` (default) the
+Genotype encoding (``architecture.genotype_encoding``): with ``additive_dominance`` the
 network reads two channels per variant, the dosage ``g`` and the heterozygosity ``g (2 - g)``
 (:func:`genotype_channels`, each standardised), both scaled by the variant's one weight ``s_j``;
 the linear path is then ``sum_j s_j (x_j + u_j d_j)``, an additive + dominance model of the
-variants ``s`` selects. With ``additive`` the network reads the dosage alone (the paper's input).
+variants ``s`` selects. With ``additive`` (default) the network reads the dosage alone (the
+paper's input). The README's scenarios give the measured trade-off between the two.
 
 Training of every model (one gene):
 
