@@ -20,6 +20,7 @@ from twasnet.models.deep import (
     AnnotatedCNNModel,
     CNNModel,
     PriorGene,
+    choose_grid_point,
     genotype_channels,
     load_model,
     load_prior,
@@ -332,3 +333,35 @@ def test_cnn_beats_least_squares_on_a_recessive_variant():
     beta = np.linalg.lstsq(design, y[train], rcond=None)[0]
     linear = np.column_stack([np.ones(100), (x[test] - mean) / sd]) @ beta
     assert r2(m.predict(x[test])) > r2(linear) + 0.05
+
+
+def test_one_se_rule_keeps_the_reference_point_unless_clearly_beaten():
+    rng = np.random.default_rng(0)
+    reference = rng.chisquare(1, 200)
+    noisy = reference + rng.normal(0, 0.5, 200)  # better by chance at most
+    noisy -= noisy.mean() - reference.mean() + 0.01
+    clear = reference * 0.6
+    for other in (noisy, clear):
+        mse = [reference.mean(), other.mean()]
+        assert choose_grid_point(mse, [reference, other], rule="lowest") == 1
+    assert (
+        choose_grid_point([reference.mean(), noisy.mean()], [reference, noisy], rule="one_se") == 0
+    )
+    assert (
+        choose_grid_point([reference.mean(), clear.mean()], [reference, clear], rule="one_se") == 1
+    )
+    with pytest.raises(ValueError, match="grid_choice"):
+        CNNModel(training={"grid_choice": "best"})
+
+
+@pytest.mark.parametrize("recessive", [False, True])
+def test_one_se_choice_of_encoding_follows_the_genetic_model(recessive):
+    x, y, f = _gene(seed=9, n=500, p=15, causal=(7, 7), noise=0.3, recessive=recessive)
+    m = CNNModel(
+        architecture={"channels": [4], "kernel_size": 3, "stride": 1, "pool": 1, "hidden": 8},
+        training=FAST | {"grid_choice": "one_se"},
+        grid={"genotype_encoding": ["additive", "additive_dominance"], "l1_scaling": [0.05]},
+        device="cpu",
+    ).fit(_inputs(x, y, f))
+    expected = "additive_dominance" if recessive else "additive"
+    assert m.hyperparameters()["genotype_encoding"] == expected

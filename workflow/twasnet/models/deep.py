@@ -41,7 +41,9 @@ Training of every model (one gene):
   Mini-batches of ``batch_size`` fitting rows (0/None or >= the fitting rows: full batch).
 * Hyper-parameters: every point of ``grid`` (key -> list of values; keys of ``training`` or
   ``architecture``) is trained with the same seed; the point with the lowest validation MSE is
-  kept. With ``refit`` (default) that point is retrained on every training row for the epoch
+  kept (``grid_choice: lowest``), or with ``grid_choice: one_se`` the grid's first point unless
+  the lowest beats it by more than one standard error of the paired per-individual difference
+  in squared error (:func:`choose_grid_point`; list the simpler value first). With ``refit`` (default) that point is retrained on every training row for the epoch
   counts early stopping chose; otherwise the early-stopped model (fitting rows only) is returned.
 * Reproducibility: :func:`twasnet.device.seed_everything` before every grid point; on CPU the same
   inputs and seed give bit-identical weights and predictions.
@@ -96,7 +98,9 @@ TRAINING_DEFAULTS: dict = {
     "lr_scaling": 0.01,  # learning rate of s / delta (0: same as lr)
     "linear_epochs": 200,  # linear warm-up (lasso on the scaled input); 0: none
     "refit": True,  # retrain on every training row for the early-stopped epoch counts
+    "grid_choice": "lowest",  # or "one_se": the grid's first point unless beaten by > 1 SE
 }
+GRID_CHOICES = ("lowest", "one_se")
 PRIOR_DEFAULTS: dict = {
     "hidden": [16],
     "max_epochs": 100,
@@ -127,6 +131,10 @@ def _check_training(training: dict | None) -> dict:
     out["linear_epochs"] = int(out["linear_epochs"])
     out["refit"] = bool(out["refit"])
     out["patience"] = int(out["patience"])
+    if out["grid_choice"] not in GRID_CHOICES:
+        raise ValueError(
+            f"training.grid_choice must be one of {GRID_CHOICES}, got {out['grid_choice']!r}"
+        )
     if out["lr"] <= 0 or out["max_epochs"] < 1 or out["patience"] < 1:
         raise ValueError("training.lr must be > 0, max_epochs and patience >= 1")
     if min(out["l1_scaling"], out["weight_decay"], out["batch_size"], out["linear_epochs"]) < 0:
@@ -457,6 +465,31 @@ def _train_net(
     }
 
 
+@torch.no_grad()
+def _validation_errors(net: ScaledCNN, data: _Prepared) -> np.ndarray:
+    """Squared errors (n_val,) of ``net``'s kept state on the validation rows."""
+    net.eval()
+    return ((net(data.x_val) - data.y_val) ** 2).cpu().numpy().astype(np.float64)
+
+
+def choose_grid_point(val_mse: list[float], errors: list[np.ndarray], *, rule: str) -> int:
+    """Index of the chosen grid point from each point's validation MSE and squared errors
+    (each (n_val,), the same validation individuals for every point).
+
+    ``lowest``: the lowest MSE (the first on ties). ``one_se``: the first point, the grid's
+    reference, unless the lowest beats it by more than one standard error of the paired
+    per-individual difference -- the one-standard-error rule, which keeps a noisy validation
+    fold from trading the simpler model for one that is better by chance."""
+    best = int(np.argmin(val_mse))
+    if rule == "lowest" or best == 0:
+        return best
+    diff = np.asarray(errors[0]) - np.asarray(errors[best])
+    if diff.size < 2:
+        return 0
+    se = float(np.std(diff, ddof=1) / math.sqrt(diff.size))
+    return best if float(np.mean(diff)) > se else 0
+
+
 # --------------------------------------------------------------------------- estimators
 class _DeepBase:
     """Shared fit/predict/state logic; subclasses build the network for a grid point."""
@@ -484,7 +517,7 @@ class _DeepBase:
 
     # hooks
     def _grid_keys(self) -> set[str]:
-        return set(TRAINING_DEFAULTS) | set(ARCHITECTURE_DEFAULTS)
+        return (set(TRAINING_DEFAULTS) - {"grid_choice"}) | set(ARCHITECTURE_DEFAULTS)
 
     def _prior_config(self) -> dict | None:
         return None
@@ -506,7 +539,7 @@ class _DeepBase:
         x = np.asarray(inputs.x)
         features = self._check_features(getattr(inputs, "features", None), x.shape[1])
         prepared: dict[str, _Prepared] = {}  # one per genotype encoding of the grid
-        best = None
+        candidates, errors = [], []
         for point in self._points:
             arch, training, prior = _split_point(
                 point, self.architecture, self.training, self._prior_config()
@@ -523,9 +556,14 @@ class _DeepBase:
                 training=training,
                 seed=inputs.seed,
             )
-            if best is None or info["val_mse"] < best[1]["val_mse"]:
-                best = (point, info, net, arch, training, prior)
-        point, info, net, arch, training, prior = best
+            candidates.append((point, info, net, arch, training, prior))
+            errors.append(_validation_errors(net, data))
+        chosen = choose_grid_point(
+            [c[1]["val_mse"] for c in candidates],
+            errors,
+            rule=_check_training(self.training)["grid_choice"],
+        )
+        point, info, net, arch, training, prior = candidates[chosen]
         if training["refit"]:
             data = _prepare(
                 x,
