@@ -43,8 +43,9 @@ Training of every model (one gene):
   ``architecture``) is trained with the same seed; the point with the lowest validation MSE is
   kept (``grid_choice: lowest``), or with ``grid_choice: one_se`` the grid's first point unless
   the lowest beats it by more than one standard error of the paired per-individual difference
-  in squared error (:func:`choose_grid_point`; list the simpler value first). With ``refit`` (default) that point is retrained on every training row for the epoch
-  counts early stopping chose; otherwise the early-stopped model (fitting rows only) is returned.
+  in squared error (:func:`choose_grid_point`; list the simpler value first). With ``refit``
+  (default) that point is retrained on every training row for the epoch counts early stopping
+  chose; otherwise the early-stopped model (fitting rows only) is returned.
 * Reproducibility: :func:`twasnet.device.seed_everything` before every grid point; on CPU the same
   inputs and seed give bit-identical weights and predictions.
 """
