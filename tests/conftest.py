@@ -33,6 +33,8 @@ TINY_DEEP = {
     "training": {"max_epochs": 20, "patience": 5},
     "grid": {},
 }
+# Fewer epochs still: tests of the workflow's plumbing, where the deep fit's quality is moot.
+FAST_DEEP = TINY_DEEP | {"training": {"max_epochs": 5, "patience": 2}}
 TINY_PRIOR = {"hidden": [8], "max_epochs": 10, "patience": 3}
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from conftest import TINY_DEEP, run_workflow, tiny_config
+from conftest import FAST_DEEP, run_workflow, tiny_config
 
 from twasnet.associate import associate_genes, marginal_z, spredixcan_z
 from twasnet.cli import main
@@ -24,8 +24,6 @@ from twasnet.export.stages import read_target_genotypes
 from twasnet.io.expression import read_expression_bed
 from twasnet.predict import VariantCoverageWarning, match_variants, variant_spans
 from twasnet.provenance import compare_runs, config_hash
-
-FAST_DEEP = TINY_DEEP | {"training": {"max_epochs": 5, "patience": 2}}
 
 
 @pytest.fixture(scope="module")
