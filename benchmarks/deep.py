@@ -8,6 +8,10 @@ Run: ``.venv/bin/python benchmarks/deep.py [--genes 3] [--prior-genes 4]``.
 
 from __future__ import annotations
 
+# isort: off
+import twasnet  # noqa: F401  first: sets OMP_WAIT_POLICY before torch starts OpenMP
+
+# isort: on
 import argparse
 import time
 

@@ -37,7 +37,7 @@ rule train_annotation_prior:
         "results/benchmarks/priors/cnn_annot.split{split}.tsv"
     conda:
         "../../envs/models.yaml"
-    # one thread: torch on 2 threads ran ~8x slower on this 2-core machine (benchmarks/deep.py)
+    # one thread: faster than two for these small networks (benchmarks/deep.py, README)
     threads: 1
     resources:
         mem_mb=attempt_scaled(8000),
