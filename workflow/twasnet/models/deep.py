@@ -473,15 +473,15 @@ def _validation_errors(net: ScaledCNN, data: _Prepared) -> np.ndarray:
     return ((net(data.x_val) - data.y_val) ** 2).cpu().numpy().astype(np.float64)
 
 
-def choose_grid_point(val_mse: list[float], errors: list[np.ndarray], *, rule: str) -> int:
-    """Index of the chosen grid point from each point's validation MSE and squared errors
-    (each (n_val,), the same validation individuals for every point).
+def choose_grid_point(errors: list[np.ndarray], *, rule: str) -> int:
+    """Index of the chosen grid point from each point's validation squared errors (each
+    (n_val,), the same validation individuals for every point).
 
-    ``lowest``: the lowest MSE (the first on ties). ``one_se``: the first point, the grid's
+    ``lowest``: the lowest mean (the first on ties). ``one_se``: the first point, the grid's
     reference, unless the lowest beats it by more than one standard error of the paired
     per-individual difference -- the one-standard-error rule, which keeps a noisy validation
     fold from trading the simpler model for one that is better by chance."""
-    best = int(np.argmin(val_mse))
+    best = int(np.argmin([np.mean(e) for e in errors]))
     if rule == "lowest" or best == 0:
         return best
     diff = np.asarray(errors[0]) - np.asarray(errors[best])
@@ -559,11 +559,7 @@ class _DeepBase:
             )
             candidates.append((point, info, net, arch, training, prior))
             errors.append(_validation_errors(net, data))
-        chosen = choose_grid_point(
-            [c[1]["val_mse"] for c in candidates],
-            errors,
-            rule=_check_training(self.training)["grid_choice"],
-        )
+        chosen = choose_grid_point(errors, rule=self.training["grid_choice"])
         point, info, net, arch, training, prior = candidates[chosen]
         if training["refit"]:
             data = _prepare(
