@@ -37,7 +37,7 @@ rule train_annotation_prior:
         "results/benchmarks/priors/cnn_annot.split{split}.tsv"
     conda:
         "../../envs/models.yaml"
-    # one thread: faster than two for these small networks (benchmarks/deep.py, README)
+    # one thread: faster than two for these small networks (benchmarks/threads.py)
     threads: 1
     resources:
         mem_mb=attempt_scaled(8000),
