@@ -26,16 +26,15 @@ def tiny_cohort(tmp_path_factory) -> dict[str, str]:
 
 
 ALL_MODELS = ("enet", "enet_annot", "cnn", "cnn_annot", "cnn_annot_local")
-# Small training budgets: the tests check wiring and invariants, not accuracy.
+# Small training budgets: the workflow tests check wiring and invariants, not accuracy (the
+# models' accuracy is tested in test_deep.py and benchmarks/).
 TINY_DEEP = {
     "device": "cpu",
     "architecture": {"channels": [4], "hidden": 8},
-    "training": {"max_epochs": 20, "patience": 5},
+    "training": {"max_epochs": 5, "patience": 2},
     "grid": {},
 }
-# Fewer epochs still: tests of the workflow's plumbing, where the deep fit's quality is moot.
-FAST_DEEP = TINY_DEEP | {"training": {"max_epochs": 5, "patience": 2}}
-TINY_PRIOR = {"hidden": [8], "max_epochs": 10, "patience": 3}
+TINY_PRIOR = {"hidden": [8], "max_epochs": 5, "patience": 2}
 
 
 def tiny_config(cohort: dict[str, str], **overrides) -> dict:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pysam
 import pytest
-from conftest import FAST_DEEP, run_workflow, tiny_config
+from conftest import run_workflow, tiny_config
 
 from twasnet.associate import associate_genes, marginal_z, spredixcan_z
 from twasnet.cli import main
@@ -38,7 +38,6 @@ def stage2_config(cohort: dict[str, str]) -> dict:
     return tiny_config(
         cohort,
         models=["enet", "cnn"],
-        cnn=FAST_DEEP,
         target={
             "genotypes": cohort["target_genotypes"],
             "phenotype": cohort["target_phenotype"],

@@ -83,7 +83,7 @@ def test_held_out_expression_never_reaches_a_fit(finished_run, tiny_cohort, tmp_
     with gzip.open(perturbed, "wt") as handle:
         bed.to_csv(handle, sep="\t", index=False)
     other = tmp_path / "run"
-    run_workflow(other, dict(config, expression=str(perturbed)))
+    run_workflow(other, dict(config, expression=str(perturbed)), "results/tables/r2.tsv")
     cols = ["gene_id", "h2", "h2_p", "status"]
     pd.testing.assert_frame_equal(
         pd.read_csv(workdir / "results/genes/selection.tsv", sep="\t")[cols],

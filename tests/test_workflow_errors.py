@@ -52,7 +52,7 @@ def test_gene_list_mode_trains_exactly_the_listed_genes_in_every_repeat(tiny_coh
         truth={"genes": None, "variants": None},
         models=["enet"],
     )
-    run_workflow(tmp_path / "run", config)
+    run_workflow(tmp_path / "run", config, "results/tables/r2.tsv")
     r2 = pd.read_csv(tmp_path / "run/results/tables/r2.tsv", sep="\t")
     assert sorted(r2["gene_id"]) == sorted(genes * 2)
     assert sorted(r2["split"].unique()) == [0, 1]

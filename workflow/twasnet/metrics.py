@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def prediction_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
@@ -28,6 +27,8 @@ def prediction_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
     if np.ptp(y_pred) == 0 or sst == 0:
         r, p = 0.0, 1.0
     else:
+        from scipy import stats  # here: scipy.stats costs ~1.5 s to import, in every workflow job
+
         res = stats.pearsonr(y_true, y_pred)
         r, p = float(res.statistic), float(res.pvalue)
     return {"r2_pearson": r * r, "r2_sse": r2_sse, "pearson_r": r, "pearson_p": p}
