@@ -64,9 +64,10 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile config/config.yaml
 
-# One test file per worker (module fixtures such as a finished workflow run are built once).
+# Whole test files per worker (module fixtures such as a finished workflow run are built once),
+# in collection order: tests/conftest.py puts the long workflow files first.
 test: lint
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(CORES) --dist loadfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(CORES) --dist loadfile --no-loadscope-reorder
 
 clean-demo:
 	rm -rf results data/demo .snakemake

@@ -16,6 +16,23 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PROFILES = REPO / "config" / "profiles"
 
 
+# Files that run the real workflow for minutes go first: `make test` hands whole files to its
+# workers in collection order (--dist loadfile --no-loadscope-reorder), and a long file started
+# last would leave the other worker idle.
+SLOW_FILES = (
+    "test_slurm.py",
+    "test_workflow.py",
+    "test_stage2.py",
+    "test_chunks.py",
+    "test_workflow_errors.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))
+
+
 @pytest.fixture(scope="session")
 def tiny_cohort(tmp_path_factory) -> dict[str, str]:
     """The `tiny` preset of `twasnet simulate`, written once per test session."""
