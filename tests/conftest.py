@@ -101,7 +101,8 @@ def run_workflow(
 ) -> subprocess.CompletedProcess:
     """Run the real Snakemake workflow in ``workdir`` with ``config``; returns the process."""
     cmd, env = snakemake_command(workdir, config, "--cores", "2", *extra)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    # a module's first run shares 2 cores with the other worker's: up to 8 min seen (pytest: 900 s)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=840)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
     return proc
