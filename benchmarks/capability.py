@@ -3,7 +3,8 @@
 Reads ``<run>/results/tables/r2.tsv`` and the simulation's ``truth_genes.tsv`` and prints, over
 the selected genes: median held-out R² per model; on linear genes (simulated h²_nonlinear = 0)
 the ratio of medians cnn / enet; on genes with simulated h²_nonlinear >= 0.1 the fraction where
-cnn beats enet and the median gain; and cnn_annot against cnn.
+cnn beats enet and the median gain, overall and by the gene's simulated effect kinds (dominance,
+epistasis); and cnn_annot against cnn.
 
 Run a scenario first (``make scenarios`` does both), then e.g.
 ``.venv/bin/python benchmarks/capability.py --run results-scenarios/nonlinear``.
@@ -21,7 +22,7 @@ def capability(r2: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """One row per statistic (columns: statistic, value, n_genes) from the long R² table."""
     ok = r2[r2["status"] == "ok"]
     wide = ok.groupby(["gene_id", "model"])["r2_pearson"].mean().unstack("model")
-    wide = wide.join(truth.set_index("gene_id")[["h2_linear", "h2_nonlinear"]], how="left")
+    wide = wide.join(truth.set_index("gene_id")[list(TRUTH_COLUMNS)], how="left")
     rows = [(f"median R² {m}", wide[m].median(), int(wide[m].notna().sum())) for m in _models(wide)]
 
     def pair(a: str, b: str, genes: pd.Series, label: str) -> None:
@@ -41,14 +42,19 @@ def capability(r2: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     nonlinear = wide["h2_nonlinear"] >= 0.1
     pair("cnn", "enet", wide.index[linear], "linear genes")
     pair("cnn", "enet", wide.index[nonlinear], "h2_nonlinear >= 0.1")
+    for kinds, genes in wide[nonlinear].groupby("effect_kinds").groups.items():
+        pair("cnn", "enet", genes, f"h2_nonlinear >= 0.1, {kinds}")
     pair("cnn_annot", "cnn", wide.index, "all genes")
     pair("enet_annot", "enet", wide.index, "all genes")
     pair("cnn_annot", "cnn_annot_local", wide.index, "all genes")
     return pd.DataFrame(rows, columns=["statistic", "value", "n_genes"])
 
 
+TRUTH_COLUMNS = ("h2_linear", "h2_nonlinear", "effect_kinds")
+
+
 def _models(wide: pd.DataFrame) -> list[str]:
-    return [c for c in wide.columns if c not in ("h2_linear", "h2_nonlinear")]
+    return [c for c in wide.columns if c not in TRUTH_COLUMNS]
 
 
 def main() -> None:
