@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+TRUTH_COLUMNS = ("h2_linear", "h2_nonlinear", "effect_kinds")
+
 
 def capability(r2: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     """One row per statistic (columns: statistic, value, n_genes) from the long R² table."""
@@ -48,9 +50,6 @@ def capability(r2: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     pair("enet_annot", "enet", wide.index, "all genes")
     pair("cnn_annot", "cnn_annot_local", wide.index, "all genes")
     return pd.DataFrame(rows, columns=["statistic", "value", "n_genes"])
-
-
-TRUTH_COLUMNS = ("h2_linear", "h2_nonlinear", "effect_kinds")
 
 
 def _models(wide: pd.DataFrame) -> list[str]:

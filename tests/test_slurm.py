@@ -21,13 +21,14 @@ from conftest import run_workflow, snakemake_command, tiny_config
 from slurm_cluster import Cluster, SlurmUnavailable, ensure_installed, job_details
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-# Hard limit on the run through Slurm; it took 4-8 min on 2 busy cores (pytest's limit is 900 s).
+# Hard limit on the run through Slurm: 132-215 s measured beside other work on 2 cores (16 jobs
+# took 8 min on CI before the run was cut to one chromosome); pytest's own limit is 900 s.
 SLURM_LIMIT_S = 720
 MODELS = ["enet", "cnn"]
 REML = {"mode": "reml", "p_max": 0.05, "gene_list": None}
 TABLES = ("results/genes/selection.tsv", "results/tables/r2.tsv")
-# Both runs stop at r2.tsv: the jobs after it (comparison, figures, export) are local-only
-# plumbing already run by test_workflow.py, and each Slurm job re-parses the workflow.
+# Both runs stop at r2.tsv: the jobs after it (comparison, figures, export) are covered by
+# test_workflow.py, and each Slurm job re-parses the workflow.
 TARGET = "results/tables/r2.tsv"
 # Options for this test cluster only (no accounting database, so no sacct and no account).
 TEST_OVERRIDES = (
