@@ -12,7 +12,10 @@ heterozygosity ``g (2 - g)``; a ``(B, p)`` batch is the dosage channel alone); t
   (``cnn_annot``).
 * :class:`ConvBody` -- conv blocks along the variant axis, a small dense head and the optional
   linear path (a linear read-out of the scaled input added to the output).
-* :class:`ScaledCNN` -- scaling followed by the body.
+* :class:`PairProducts` -- the optional pairwise path: ``sum_k w_k q_k`` over up to ``pairs``
+  variant pairs ``(a_k, b_k)``, ``q_k`` the standardised product of their standardised dosages;
+  which pairs is decided by a screen on training rows (:func:`twasnet.models.deep.screen_pairs`).
+* :class:`ScaledCNN` -- scaling followed by the body, plus the pairwise path.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ ARCHITECTURE_DEFAULTS: dict = {
     "linear_path": True,
     "scaling_init": 0.01,
     "genotype_encoding": "additive",
+    # pairwise path: at most this many screened variant pairs (0: none, the paper's network)
+    "pairs": 0,
+    # family-wise level of the pair screen (Bonferroni over all p (p - 1) / 2 pairs)
+    "pairs_alpha": 0.05,
 }
 # Input channels per variant: the dosage g, and with "additive_dominance" also g (2 - g) (1 for
 # heterozygotes), so any function of the three genotype classes is linear in the channels.
@@ -55,6 +62,13 @@ def check_architecture(arch: dict) -> dict:
     out["channels"] = [int(c) for c in out["channels"]]
     if any(c < 1 for c in out["channels"]):
         raise ValueError(f"architecture.channels must be positive integers, got {out['channels']}")
+    out["pairs"] = int(out["pairs"])
+    out["pairs_alpha"] = float(out["pairs_alpha"])
+    if out["pairs"] < 0 or not 0.0 < out["pairs_alpha"] < 1.0:
+        raise ValueError(
+            f"architecture.pairs must be >= 0 and pairs_alpha in (0, 1), got {out['pairs']} "
+            f"and {out['pairs_alpha']}"
+        )
     for key in ("kernel_size", "stride", "dilation", "pool", "hidden"):
         out[key] = int(out[key])
         if out[key] < 1:
@@ -288,18 +302,69 @@ class AnnotatedScaling(nn.Module):
         return self.relevance() * self.delta
 
 
-class ScaledCNN(nn.Module):
-    """``x (B, C, p)`` (or ``(B, p)``) standardised genotype channels -> ``body(s * x)``
-    ``(B,)``."""
+class PairProducts(nn.Module):
+    """Pairwise path with ``n_slots`` slots: ``z (B, p)`` standardised dosages -> ``(B,)``
+    ``sum_k w_k (z_{a_k} z_{b_k} - m_k) c_k``.
 
-    def __init__(self, scaling: nn.Module, body: ConvBody) -> None:
+    The pairs ``index (n_slots, 2)`` and the product's mean ``m`` and 1/sd ``c`` are buffers set
+    by :meth:`set_pairs` from training rows; an unused slot has ``c = 0`` and adds nothing. The
+    weights ``w`` start at 0 and are L1-penalised like the scaling weights (so ``|w_k|`` reads as
+    the pair's importance on the same standardised scale as ``|s_j|``)."""
+
+    def __init__(self, n_slots: int) -> None:
+        super().__init__()
+        self.register_buffer("index", torch.zeros((n_slots, 2), dtype=torch.long))
+        self.register_buffer("mean", torch.zeros(n_slots))
+        self.register_buffer("scale", torch.zeros(n_slots))
+        self.weight = nn.Parameter(torch.zeros(n_slots))
+
+    def products(self, z: torch.Tensor) -> torch.Tensor:
+        """Raw products ``z_a z_b`` (B, n_slots)."""
+        return z[:, self.index[:, 0]] * z[:, self.index[:, 1]]
+
+    @torch.no_grad()
+    def set_pairs(self, index: torch.Tensor, z: torch.Tensor) -> None:
+        """Use the pairs ``index (k, 2)``, k <= n_slots, standardising each product over the rows
+        ``z (n, p)``; the weights restart at 0 and the remaining slots are emptied."""
+        k, n_slots = int(index.shape[0]), self.index.shape[0]
+        if k > n_slots:
+            raise ValueError(f"{k} pairs for {n_slots} slots")
+        self.index.zero_()
+        self.mean.zero_()
+        self.scale.zero_()
+        self.weight.zero_()
+        if k == 0:
+            return
+        self.index[:k] = index.to(self.index)
+        q = self.products(z)[:, :k]
+        sd = q.std(0, unbiased=False)
+        self.mean[:k] = q.mean(0)
+        self.scale[:k] = torch.where(sd > 0, 1.0 / sd.clamp_min(1e-12), torch.zeros_like(sd))
+
+    def active(self) -> torch.Tensor:
+        """The pairs in use (k, 2)."""
+        return self.index[self.scale > 0]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return ((self.products(z) - self.mean) * self.scale) @ self.weight
+
+
+class ScaledCNN(nn.Module):
+    """``x (B, C, p)`` (or ``(B, p)``) standardised genotype channels -> ``body(s * x)`` (+ the
+    pairwise path on the unscaled dosage channel, when ``n_pairs`` > 0) ``(B,)``."""
+
+    def __init__(self, scaling: nn.Module, body: ConvBody, *, n_pairs: int = 0) -> None:
         super().__init__()
         self.scaling = scaling
         self.body = body
+        self.pairs = PairProducts(n_pairs) if n_pairs > 0 else None
 
     def linear_parameters(self) -> list[nn.Parameter]:
-        """The parameters of the linear path: the scaling's, and the dominance read-out."""
+        """The parameters of the linear path: the scaling's, the dominance read-out and the
+        pairwise path's weights."""
         extra = [self.body.dominance] if self.body.dominance is not None else []
+        if self.pairs is not None:
+            extra.append(self.pairs.weight)
         return [*self.scaling.parameters(), *extra]
 
     def forward(
@@ -308,4 +373,7 @@ class ScaledCNN(nn.Module):
         """``s`` may be passed when already computed for this step (it does not depend on x)."""
         if s is None:
             s = self.scaling.weights()
-        return self.body(x * s, linear_only=linear_only)
+        out = self.body(x * s, linear_only=linear_only)
+        if self.pairs is not None:
+            out = out + self.pairs(x[:, 0] if x.ndim == 3 else x)
+        return out
