@@ -47,7 +47,7 @@ ALL_MODELS = ("enet", "enet_annot", "cnn", "cnn_annot", "cnn_annot_local")
 # models' accuracy is tested in test_deep.py and benchmarks/).
 TINY_DEEP = {
     "device": "cpu",
-    "architecture": {"channels": [4], "hidden": 8},
+    "architecture": {"channels": [4], "hidden": 8, "pairs": 4},
     "training": {"max_epochs": 5, "patience": 2},
     "grid": {},
 }

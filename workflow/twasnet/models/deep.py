@@ -319,9 +319,9 @@ def screen_pairs(
     empty = np.zeros((0, 2), dtype=np.int64)
     if max_pairs < 1 or p < 2 or n < 4 or not r.std() > 0:
         return empty
-    from scipy.stats import t as t_dist  # scipy.stats is slow to import; only needed here
+    from scipy.special import stdtrit  # the t quantile; lighter to import than scipy.stats
 
-    t_crit = float(t_dist.isf(alpha / (p * (p - 1)), n - 2))  # two-sided alpha / n_pairs
+    t_crit = -float(stdtrit(n - 2, alpha / (p * (p - 1))))  # two-sided alpha / n_pairs
     r_crit = t_crit / math.sqrt(n - 2 + t_crit**2)
     zr = z * (r / r.std())[:, None]
     z2 = z * z
