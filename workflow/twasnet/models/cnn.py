@@ -317,36 +317,45 @@ class PairProducts(nn.Module):
         self.register_buffer("mean", torch.zeros(n_slots))
         self.register_buffer("scale", torch.zeros(n_slots))
         self.weight = nn.Parameter(torch.zeros(n_slots))
+        self.n_active = 0  # the used slots are the first n_active (kept in step with the buffers)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.n_active = int((self.scale > 0).sum())
 
     def products(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw products ``z_a z_b`` (B, n_slots)."""
-        return z[:, self.index[:, 0]] * z[:, self.index[:, 1]]
+        """Raw products ``z_a z_b`` (B, n_active)."""
+        index = self.index[: self.n_active]
+        return z[:, index[:, 0]] * z[:, index[:, 1]]
 
     @torch.no_grad()
     def set_pairs(self, index: torch.Tensor, z: torch.Tensor) -> None:
         """Use the pairs ``index (k, 2)``, k <= n_slots, standardising each product over the rows
-        ``z (n, p)``; the weights restart at 0 and the remaining slots are emptied."""
-        k, n_slots = int(index.shape[0]), self.index.shape[0]
-        if k > n_slots:
-            raise ValueError(f"{k} pairs for {n_slots} slots")
-        self.index.zero_()
-        self.mean.zero_()
-        self.scale.zero_()
-        self.weight.zero_()
-        if k == 0:
-            return
-        self.index[:k] = index.to(self.index)
-        q = self.products(z)[:, :k]
+        ``z (n, p)`` (a pair whose product is constant there is left out); the weights restart
+        at 0 and the remaining slots are emptied."""
+        index = index.to(self.index).reshape(-1, 2)
+        if index.shape[0] > self.index.shape[0]:
+            raise ValueError(f"{index.shape[0]} pairs for {self.index.shape[0]} slots")
+        q = z[:, index[:, 0]] * z[:, index[:, 1]]
         sd = q.std(0, unbiased=False)
-        self.mean[:k] = q.mean(0)
-        self.scale[:k] = torch.where(sd > 0, 1.0 / sd.clamp_min(1e-12), torch.zeros_like(sd))
+        keep = sd > 0
+        index, q, sd = index[keep], q[:, keep], sd[keep]
+        k = int(index.shape[0])
+        for buffer in (self.index, self.mean, self.scale, self.weight):
+            buffer.zero_()
+        self.n_active = k
+        if k:
+            self.index[:k] = index
+            self.mean[:k] = q.mean(0)
+            self.scale[:k] = 1.0 / sd
 
     def active(self) -> torch.Tensor:
         """The pairs in use (k, 2)."""
-        return self.index[self.scale > 0]
+        return self.index[: self.n_active]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return ((self.products(z) - self.mean) * self.scale) @ self.weight
+        k = self.n_active
+        return ((self.products(z) - self.mean[:k]) * self.scale[:k]) @ self.weight[:k]
 
 
 class ScaledCNN(nn.Module):
@@ -374,6 +383,6 @@ class ScaledCNN(nn.Module):
         if s is None:
             s = self.scaling.weights()
         out = self.body(x * s, linear_only=linear_only)
-        if self.pairs is not None:
+        if self.pairs is not None and self.pairs.n_active:
             out = out + self.pairs(x[:, 0] if x.ndim == 3 else x)
         return out
