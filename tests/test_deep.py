@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from twasnet.adjust import standardisation, standardise
 from twasnet.models.cnn import (
     AnnotatedScaling,
     AnnotationPrior,
@@ -335,8 +336,7 @@ def _interaction(seed, n, p, a, b, *, strength=1.0):
 
 
 def _standardised(x):
-    sd = x.std(0)
-    return np.where(sd > 0, (x - x.mean(0)) / np.where(sd > 0, sd, 1), 0.0)
+    return standardise(x, *standardisation(x))
 
 
 def test_pair_screen_finds_a_planted_interaction_in_any_block_size():

@@ -307,7 +307,7 @@ class PairProducts(nn.Module):
     ``sum_k w_k (z_{a_k} z_{b_k} - m_k) c_k``.
 
     The pairs ``index (n_slots, 2)`` and the product's mean ``m`` and 1/sd ``c`` are buffers set
-    by :meth:`set_pairs` from training rows; an unused slot has ``c = 0`` and adds nothing. The
+    by :meth:`set_pairs` from training rows; only the first ``n_active`` slots are used. The
     weights ``w`` start at 0 and are L1-penalised like the scaling weights (so ``|w_k|`` reads as
     the pair's importance on the same standardised scale as ``|s_j|``)."""
 
@@ -323,9 +323,10 @@ class PairProducts(nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.n_active = int((self.scale > 0).sum())
 
-    def products(self, z: torch.Tensor) -> torch.Tensor:
-        """Raw products ``z_a z_b`` (B, n_active)."""
-        index = self.index[: self.n_active]
+    def products(self, z: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw products ``z_a z_b`` (B, k) of the pairs ``index`` (k, 2), by default the active
+        ones."""
+        index = self.active() if index is None else index
         return z[:, index[:, 0]] * z[:, index[:, 1]]
 
     @torch.no_grad()
@@ -336,7 +337,7 @@ class PairProducts(nn.Module):
         index = index.to(self.index).reshape(-1, 2)
         if index.shape[0] > self.index.shape[0]:
             raise ValueError(f"{index.shape[0]} pairs for {self.index.shape[0]} slots")
-        q = z[:, index[:, 0]] * z[:, index[:, 1]]
+        q = self.products(z, index)
         sd = q.std(0, unbiased=False)
         keep = sd > 0
         index, q, sd = index[keep], q[:, keep], sd[keep]

@@ -711,9 +711,9 @@ class _DeepBase:
         imp = np.abs(self.scaling())
         pairs = self.net.pairs
         if pairs is not None:
-            used = (pairs.scale > 0).cpu().numpy()
-            index = pairs.index.cpu().numpy()[used]
-            weight = np.abs(pairs.weight.detach().cpu().numpy().astype(np.float64))[used]
+            index = pairs.active().cpu().numpy()
+            weight = pairs.weight[: pairs.n_active].detach().cpu().numpy().astype(np.float64)
+            weight = np.abs(weight)
             np.add.at(imp, index[:, 0], weight)
             np.add.at(imp, index[:, 1], weight)
         return imp
