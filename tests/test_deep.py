@@ -192,7 +192,12 @@ def test_prior_trains_saves_loads_and_frozen_mode_keeps_theta(tmp_path):
     genes = _prior_genes()
     train = {**FAST, "max_epochs": 10}
     state = train_annotation_prior(
-        genes, architecture={}, training=train, prior={"max_epochs": 10}, seed=3, device="cpu"
+        genes,
+        architecture={},
+        training=train,
+        prior={"max_epochs": 10, "strengths": [1]},  # tau = 0 would leave theta without gradient
+        seed=3,
+        device="cpu",
     )
     assert state["n_genes"] == 3 and 1 <= state["best_epoch"] <= state["n_epochs_run"]
     path = tmp_path / "prior.pt"
@@ -427,3 +432,49 @@ def test_one_se_choice_of_encoding_follows_the_genetic_model(recessive):
     ).fit(_inputs(x, y, f))
     expected = "additive_dominance" if recessive else "additive"
     assert m.hyperparameters()["genotype_encoding"] == expected
+
+
+def _strength_genes(informative: bool, n_genes=6, p=60, n=150):
+    genes = []
+    for i in range(n_genes):
+        causal = tuple(sorted(np.random.default_rng(200 + i).choice(p, 3, replace=False)))
+        x, y, f = _gene(seed=50 + i, n=n, p=p, causal=causal, noise=2.0)
+        if not informative:  # the marker column marks random variants instead
+            f[:, 0] = np.random.default_rng(90 + i).random(p) < 3 / p
+        genes.append(PriorGene(x=x, y=y, folds=np.arange(n) % 5, features=f))
+    return genes
+
+
+@pytest.mark.parametrize("informative", [True, False])
+def test_prior_strength_follows_what_annotations_tell_unseen_genes(informative):
+    """tau is chosen on genes the prior did not train on: a feature marking the causal variants
+    earns tau > 0, a feature unrelated to them leaves tau = 0 (the annotated model is cnn)."""
+    state = train_annotation_prior(
+        _strength_genes(informative),
+        architecture={"channels": [2], "kernel_size": 3},
+        training={**FAST, "linear_epochs": 80},
+        prior={"max_epochs": 30, "hidden": [4]},
+        seed=5,
+        device="cpu",
+    )
+    selection = state["strength_selection"]
+    assert selection["n_genes"] == 6 and len(selection["mse"]) == 3
+    assert (state["strength"] > 0) == informative
+    assert (max(selection["gain"]) > 0.02) == informative
+
+
+def test_zero_prior_strength_is_cnn_bit_for_bit(tmp_path):
+    genes = _prior_genes()
+    state = train_annotation_prior(
+        genes, training={**FAST, "max_epochs": 10}, prior={"strengths": [0]}, seed=3, device="cpu"
+    )
+    assert state["strength"] == 0.0 and state["strength_selection"]["n_genes"] == 0
+    save_prior(state, tmp_path / "prior.pt")
+    x, y, f = _gene(seed=31, n=120, p=24)
+    arch = {"pairs": 2, "genotype_encoding": "additive_dominance"}
+    plain = CNNModel(architecture=arch, training=FAST, device="cpu").fit(_inputs(x, y, f))
+    annotated = AnnotatedCNNModel(
+        architecture=arch, training=FAST, prior_path=str(tmp_path / "prior.pt"), device="cpu"
+    ).fit(_inputs(x, y, f))
+    assert np.array_equal(annotated.predict(x), plain.predict(x))
+    assert annotated.hyperparameters()["prior_strength"] == 0.0

@@ -398,6 +398,14 @@ def fit_prior(
             device=model_params.get("device", "auto"),
             threads=threads,
         )
+        selection = state["strength_selection"]
+        log.info(
+            "prior strength tau = %g of %s (gene-held-out MSE %s over %d genes)",
+            state["strength"],
+            selection["strengths"],
+            [round(m, 4) for m in selection["mse"]],
+            selection["n_genes"],
+        )
         save_prior(state, out_path)
     elif model_name == "enet_annot":
         from twasnet.models.enet_annot import EnetPriorGene, fit_enet_prior, save_enet_prior

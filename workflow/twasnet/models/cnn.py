@@ -8,7 +8,7 @@ heterozygosity ``g (2 - g)``; a ``(B, p)`` batch is the dosage channel alone); t
 * :class:`InputScaling` -- one learnable weight ``s_j`` per variant (``cnn``).
 * :class:`AnnotationPrior` -- the MLP ``f_theta`` mapping a variant's feature vector ``(d,)`` to a
   positive relevance; its parameters are the ones shared across genes.
-* :class:`AnnotatedScaling` -- ``s_j = r_j / mean(r) * delta_j``, ``r = f_theta(a)``
+* :class:`AnnotatedScaling` -- ``s_j = r_j^tau / mean(r^tau) * delta_j``, ``r = f_theta(a)``
   (``cnn_annot``).
 * :class:`ConvBody` -- conv blocks along the variant axis, a small dense head and the optional
   linear path (a linear read-out of the scaled input added to the output).
@@ -276,27 +276,33 @@ class AnnotationPrior(nn.Module):
 
 
 class AnnotatedScaling(nn.Module):
-    """``s_j = (r_j / mean_k r_k) * delta_j``: the shared prior's relevance ``r = f_theta(a)``,
-    normalised to mean 1 over the gene's variants, times a gene-specific weight ``delta``.
+    """``s_j = (r_j^tau / mean_k r_k^tau) * delta_j``: the shared prior's relevance
+    ``r = f_theta(a)`` raised to the prior strength ``tau``, normalised to mean 1 over the gene's
+    variants, times a gene-specific weight ``delta``.
 
     With the L1 penalty ``lam * sum_j |delta_j|`` this is the lasso on ``s`` with per-variant
-    penalty factors ``mean(r) / r_j`` (glmnet's ``penalty.factor``, normalised as glmnet does):
-    variants the annotations call relevant are cheaper to use, and the sign and size of each
-    effect stay gene-specific. A constant ``r`` gives back :class:`InputScaling` exactly.
-    ``features`` ``(p, d)`` raw per-variant features are kept as a buffer; ``delta`` starts at
-    ``init``.
+    penalty factors ``mean(r^tau) / r_j^tau`` (glmnet's ``penalty.factor``, normalised as glmnet
+    does, and ``enet_annot``'s ``r^-tau``): variants the annotations call relevant are cheaper to
+    use, and the sign and size of each effect stay gene-specific. ``tau = 0`` or a constant ``r``
+    gives back :class:`InputScaling` exactly. ``features`` ``(p, d)`` raw per-variant features
+    and ``strength`` (tau) are buffers; ``delta`` starts at ``init``.
     """
 
-    def __init__(self, prior: AnnotationPrior, features: torch.Tensor, init: float) -> None:
+    def __init__(
+        self, prior: AnnotationPrior, features: torch.Tensor, init: float, strength: float = 1.0
+    ) -> None:
         super().__init__()
         self.prior = prior
         self.register_buffer("features", torch.as_tensor(features, dtype=torch.float32))
+        self.register_buffer("strength", torch.tensor(float(strength)))
         self.delta = nn.Parameter(torch.full((self.features.shape[0],), float(init)))
 
     def relevance(self) -> torch.Tensor:
-        """``r_j / mean_k r_k`` (p,): the annotation-derived scale of each variant."""
-        r = self.prior(self.features)
-        return r / r.mean()
+        """``r_j^tau / mean_k r_k^tau`` (p,): the annotation-derived scale of each variant."""
+        if float(self.strength) == 0.0:
+            return torch.ones_like(self.delta)
+        r = self.prior(self.features) ** self.strength
+        return r * (1.0 / r).mean()
 
     def weights(self) -> torch.Tensor:
         return self.relevance() * self.delta

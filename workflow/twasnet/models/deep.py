@@ -92,6 +92,7 @@ __all__ = [
     "AnnotatedCNNModel",
     "PriorGene",
     "load_model",
+    "choose_prior_strength",
     "screen_pairs",
     "train_annotation_prior",
     "save_prior",
@@ -117,8 +118,16 @@ PRIOR_DEFAULTS: dict = {
     "patience": 10,
     "lr": 0.003,
     "genes_per_step": 8,
+    # prior strength tau (s_j ~ r_j^tau delta_j) of the shared prior, chosen across genes by
+    # gene-held-out validation (:func:`choose_prior_strength`); tau = 0 is cnn exactly
+    "strengths": [0.0, 0.5, 1.0],
+    "gene_folds": 2,
 }
 GRID_DEFAULT: dict = {"l1_scaling": [0.1, 0.2]}
+# a prior strength above the smallest must lower the gene-held-out error by this many standard
+# errors over genes (~ a one-sided 2.5 % test): a random annotation column reached 1.2-1.6 SE in
+# tests/test_deep.py's toy genes, a causal-marking one 2.7-2.9 SE
+STRENGTH_N_SE = 2.0
 NONZERO_RELATIVE = 1e-3  # n_nonzero: |s_j| > NONZERO_RELATIVE * max_j |s_j|
 PRIOR_FORMAT = "twasnet-annotation-prior"
 
@@ -166,6 +175,16 @@ def _check_prior(prior: dict | None) -> dict:
         out[key] = int(out[key])
         if out[key] < 1:
             raise ValueError(f"prior.{key} must be >= 1, got {out[key]}")
+    strengths = out["strengths"]
+    strengths = strengths if isinstance(strengths, list | tuple) else [strengths]
+    out["strengths"] = sorted({float(t) for t in strengths})
+    if not out["strengths"] or not all(math.isfinite(t) and t >= 0 for t in out["strengths"]):
+        raise ValueError(
+            f"prior.strengths must be a non-empty list of finite values >= 0, got {strengths}"
+        )
+    out["gene_folds"] = int(out["gene_folds"])
+    if out["gene_folds"] < 2:
+        raise ValueError(f"prior.gene_folds must be >= 2, got {out['gene_folds']}")
     return out
 
 
@@ -565,12 +584,12 @@ def _validation_errors(net: ScaledCNN, data: _Prepared) -> np.ndarray:
     return ((net(data.x_val) - data.y_val) ** 2).cpu().numpy().astype(np.float64)
 
 
-def choose_grid_point(errors: list[np.ndarray], *, rule: str) -> int:
+def choose_grid_point(errors: list[np.ndarray], *, rule: str, n_se: float = 1.0) -> int:
     """Index of the chosen grid point from each point's validation squared errors (each
     (n_val,), the same validation individuals for every point).
 
     ``lowest``: the lowest mean (the first on ties). ``one_se``: the first point, the grid's
-    reference, unless the lowest beats it by more than one standard error of the paired
+    reference, unless the lowest beats it by more than ``n_se`` standard errors of the paired
     per-individual difference -- the one-standard-error rule, which keeps a noisy validation
     fold from trading the simpler model for one that is better by chance."""
     best = int(np.argmin([np.mean(e) for e in errors]))
@@ -580,7 +599,7 @@ def choose_grid_point(errors: list[np.ndarray], *, rule: str) -> int:
     if diff.size < 2:
         return 0
     se = float(np.std(diff, ddof=1) / math.sqrt(diff.size))
-    return best if float(np.mean(diff)) > se else 0
+    return best if float(np.mean(diff)) > n_se * se else 0
 
 
 # --------------------------------------------------------------------------- estimators
@@ -691,8 +710,9 @@ class _DeepBase:
             raise ValueError(f"x must have shape (m, {p}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("x must be finite; impute missing dosages first")
-        channels = genotype_channels(x, self._arch["genotype_encoding"])
-        xs = ((channels - self._x_mean) * self._x_scale).astype(np.float32)
+        xs = _standardised_channels(
+            x, self._arch["genotype_encoding"], self._x_mean, self._x_scale
+        )
         device = next(self.net.parameters()).device
         self.net.eval()
         with torch.no_grad():
@@ -839,25 +859,35 @@ class AnnotatedCNNModel(_DeepBase):
         return features
 
     def _build(self, n_variants, arch, prior, features) -> ScaledCNN:
+        body = ConvBody(n_variants, arch)
         state = self._loaded_prior()
-        if state is None:
-            mean, sd = _feature_stats([features])
-            theta = AnnotationPrior(
-                features.shape[1],
-                prior["hidden"],
-                feature_mean=mean,
-                feature_sd=sd,
-                activation=arch["activation"],
-            )
-        else:
-            theta = _prior_module(state)
-            if self.prior_mode == "frozen":
-                theta.requires_grad_(False)
+        # theta's initialisation draws from a forked generator, so the body's initialisation and
+        # the dropout masks of training are cnn's: tau = 0 then trains cnn exactly
+        with torch.random.fork_rng(devices=[]):
+            if state is None:
+                mean, sd = _feature_stats([features])
+                theta = AnnotationPrior(
+                    features.shape[1],
+                    prior["hidden"],
+                    feature_mean=mean,
+                    feature_sd=sd,
+                    activation=arch["activation"],
+                )
+                strength = 1.0
+            else:
+                theta = _prior_module(state)
+                strength = float(state.get("strength", 1.0))
+                if self.prior_mode == "frozen":
+                    theta.requires_grad_(False)
         return ScaledCNN(
-            AnnotatedScaling(theta, features, arch["scaling_init"]),
-            ConvBody(n_variants, arch),
+            AnnotatedScaling(theta, features, arch["scaling_init"], strength),
+            body,
             n_pairs=arch["pairs"],
         )
+
+    def hyperparameters(self) -> dict:
+        """As :meth:`CNNModel.hyperparameters`, plus the prior strength ``tau`` used."""
+        return {**super().hyperparameters(), "prior_strength": float(self.net.scaling.strength)}
 
     def _extra_state(self) -> dict:
         return {
@@ -910,7 +940,10 @@ def load_model(state: dict) -> CNNModel | AnnotatedCNNModel:
         model._features = features
     else:
         raise ValueError(f"not a deep-model state (model={kind!r})")
-    net.load_state_dict(state["state_dict"])
+    state_dict = dict(state["state_dict"])
+    if kind == "cnn_annot":  # artefacts written before the prior strength existed used tau = 1
+        state_dict.setdefault("scaling.strength", torch.tensor(1.0))
+    net.load_state_dict(state_dict)
     net.eval()
     model.net = net
     model._arch, model._training, model._prior = arch, state["training"], state["prior_config"]
@@ -953,61 +986,33 @@ def _prior_module(state: dict) -> AnnotationPrior:
     return theta
 
 
-def train_annotation_prior(
+def _fit_theta(
     genes: list[PriorGene],
+    data: list[_Prepared],
     *,
-    architecture: dict | None = None,
-    training: dict | None = None,
-    prior: dict | None = None,
+    arch: dict,
+    training: dict,
+    prior: dict,
+    mean: torch.Tensor,
+    sd: torch.Tensor,
     seed: int,
-    device: str = "auto",
-    threads: int = 1,
-) -> dict:
-    """Train the shared annotation prior ``theta`` jointly over ``genes``.
-
-    Each gene has its own deviation ``delta``; ``theta`` is common. ``theta`` is trained through
-    the networks' linear read-out ``sum_j s_j x_j`` (the output of every gene's network after the
-    linear warm-up, see :func:`_train_net`): what it learns is which variants deserve a large
-    scaling weight, and the conv bodies -- fitted per gene afterwards -- do not enter. One step
-    takes ``prior.genes_per_step`` genes (shuffled each epoch) and minimises the sum over them of
-    (MSE on the gene's fitting rows, full batch, + ``l1_scaling * sum|s|`` + ``l1_deviation *
-    sum|delta|``). After every epoch the mean validation MSE over genes (fold-0 rows) is
-    computed; training stops after ``prior.patience`` epochs without improvement and the best
-    epoch's ``theta`` is returned. ``training`` supplies ``l1_scaling`` and ``weight_decay``;
-    ``prior`` its own ``lr``/``max_epochs``/``patience``/``hidden``.
-
-    Returns the prior state (for :func:`save_prior`): plain tensors, feature mean/sd and config.
-    """
-    if not genes:
-        raise ValueError("train_annotation_prior needs at least one gene")
-    arch = check_architecture(dict(architecture or {}))
-    training = _check_training(training)
-    prior = _check_prior(prior)
-    torch.set_num_threads(max(1, int(threads)))
-    dev = resolve_device(device)
+    device: torch.device,
+) -> tuple[AnnotationPrior, dict]:
+    """Train ``theta`` jointly over ``genes`` (their prepared tensors ``data``); returns the
+    early-stopped prior module and ``{"val_mse", "best_epoch", "n_epochs_run"}``."""
     seed_everything(seed)
-    d = np.asarray(genes[0].features).shape[1]
-    for i, g in enumerate(genes):
-        f = np.asarray(g.features)
-        if f.ndim != 2 or f.shape != (np.asarray(g.x).shape[1], d):
-            raise ValueError(
-                f"gene {i}: features must have shape (p, {d}) with p = x's columns, got {f.shape}"
-            )
-    mean, sd = _feature_stats([g.features for g in genes])
     theta = AnnotationPrior(
-        d,
+        genes[0].features.shape[1],
         prior["hidden"],
         feature_mean=mean,
         feature_sd=sd,
         activation=arch["activation"],
-    ).to(dev)
-    nets, data = [], []
+    ).to(device)
+    nets = []
     for g in genes:
-        p = np.asarray(g.x).shape[1]
         features = torch.as_tensor(np.asarray(g.features, dtype=np.float32))
         scaling = AnnotatedScaling(theta, features, arch["scaling_init"])
-        nets.append(ScaledCNN(scaling, ConvBody(p, arch)).to(dev))
-        data.append(_prepare(g.x, g.y, g.folds, dev, encoding=arch["genotype_encoding"]))
+        nets.append(ScaledCNN(scaling, ConvBody(np.asarray(g.x).shape[1], arch)).to(device))
     optimiser = torch.optim.AdamW(
         _param_groups(
             nets, training["weight_decay"], training["lr_scaling"], shared=theta, scaling_only=True
@@ -1049,8 +1054,159 @@ def train_annotation_prior(
         max_epochs=prior["max_epochs"],
         patience=prior["patience"],
     )
-    best, best_epoch, epoch = info["val_mse"], info["best_epoch"], info["n_epochs_run"]
-    best_theta = _snapshot(theta.mlp)
+    return theta, info
+
+
+def _standardised_channels(x: np.ndarray, encoding: str, x_mean, x_scale) -> np.ndarray:
+    """Genotype channels of raw dosages ``x`` (m, p) standardised with stored statistics:
+    float32 (m, C, p)."""
+    return ((genotype_channels(x, encoding) - x_mean) * x_scale).astype(np.float32)
+
+
+def choose_prior_strength(
+    genes: list[PriorGene],
+    *,
+    arch: dict,
+    training: dict,
+    prior: dict,
+    seed: int,
+    device: torch.device,
+) -> dict:
+    """Choose the prior strength ``tau`` of the shared prior by gene-held-out validation.
+
+    The genes are dealt into ``prior.gene_folds`` groups (seeded). For each group, ``theta`` is
+    trained on the other groups' genes; each gene of the group then fits the annotated lasso
+    (the linear warm-up of :func:`_train_net`, ``theta`` frozen) at every ``tau`` of
+    ``prior.strengths`` on its training rows outside its second inner-CV fold, early-stopped on
+    its first, and is scored by the mean squared error on that second fold (standardised
+    expression) -- rows no step of the fit has seen. The smallest ``tau`` is kept unless another
+    lowers that error by more than :data:`STRENGTH_N_SE` standard errors over genes
+    (:func:`choose_grid_point`), so annotations that do not help genes the prior has not seen
+    leave ``tau`` at its smallest value (0: the annotated model is ``cnn``).
+
+    Returns ``{"strength", "strengths", "mse" (per tau, mean over genes), "gain", "gain_se"
+    (per tau: mean and SE over genes of the error reduction from the smallest tau),
+    "n_genes"}``; with one strength, fewer than two genes, or no gene with three inner folds,
+    the smallest strength and ``n_genes`` 0.
+    """
+    strengths = prior["strengths"]
+    usable = [i for i, g in enumerate(genes) if len(np.unique(g.folds)) >= 3]
+    out = {"strength": strengths[0], "strengths": list(strengths), "mse": [], "n_genes": 0}
+    if len(strengths) == 1 or len(usable) < 2:
+        return out
+    n_groups = min(prior["gene_folds"], len(usable))
+    order = np.random.default_rng(seed).permutation(len(usable))
+    group = np.empty(len(usable), dtype=np.int64)
+    group[order] = np.arange(len(usable)) % n_groups
+    linear = {**training, "max_epochs": 0}  # the linear warm-up only
+    errors = np.zeros((len(strengths), len(usable)))
+    for k in range(n_groups):
+        others = [genes[usable[j]] for j in np.flatnonzero(group != k)]
+        mean, sd = _feature_stats([g.features for g in others])
+        others_data = [
+            _prepare(g.x, g.y, g.folds, device, encoding=arch["genotype_encoding"]) for g in others
+        ]
+        theta, _ = _fit_theta(
+            others,
+            others_data,
+            arch=arch,
+            training=training,
+            prior=prior,
+            mean=mean,
+            sd=sd,
+            seed=seed,
+            device=device,
+        )
+        theta.requires_grad_(False)
+        for j in np.flatnonzero(group == k):
+            g = genes[usable[j]]
+            folds = np.asarray(g.folds)
+            scored = folds == np.unique(folds)[1]
+            x, y = np.asarray(g.x)[~scored], np.asarray(g.y)[~scored]
+            data = _prepare(x, y, folds[~scored], device, encoding=arch["genotype_encoding"])
+            x_eval = _standardised_channels(
+                np.asarray(g.x)[scored], arch["genotype_encoding"], data.x_mean, data.x_scale
+            )
+            x_eval = torch.from_numpy(x_eval).to(device)
+            y_eval = (np.asarray(g.y)[scored] - data.y_mean) / data.y_sd
+            features = torch.as_tensor(np.asarray(g.features, dtype=np.float32))
+            for t, tau in enumerate(strengths):
+                seed_everything(seed)
+                scaling = AnnotatedScaling(theta, features, arch["scaling_init"], tau)
+                net = ScaledCNN(scaling, ConvBody(x.shape[1], arch)).to(device)
+                _train_net(net, data, training=linear, seed=seed)
+                with torch.no_grad():
+                    fitted = net(x_eval, linear_only=True).cpu().numpy().astype(np.float64)
+                errors[t, j] = float(np.mean((fitted - y_eval) ** 2))
+    chosen = choose_grid_point(list(errors), rule="one_se", n_se=STRENGTH_N_SE)
+    gain = errors[0] - errors  # (strengths, genes): how much each tau lowers the error
+    return {
+        "strength": strengths[chosen],
+        "strengths": list(strengths),
+        "mse": [float(e) for e in errors.mean(axis=1)],
+        "gain": [float(g) for g in gain.mean(axis=1)],
+        "gain_se": [float(g) for g in gain.std(axis=1, ddof=1) / math.sqrt(gain.shape[1])],
+        "n_genes": len(usable),
+    }
+
+
+def train_annotation_prior(
+    genes: list[PriorGene],
+    *,
+    architecture: dict | None = None,
+    training: dict | None = None,
+    prior: dict | None = None,
+    seed: int,
+    device: str = "auto",
+    threads: int = 1,
+) -> dict:
+    """Train the shared annotation prior ``theta`` jointly over ``genes`` and choose its
+    strength ``tau`` (:func:`choose_prior_strength`).
+
+    Each gene has its own deviation ``delta``; ``theta`` is common. ``theta`` is trained through
+    the networks' linear read-out ``sum_j s_j x_j`` (the output of every gene's network after the
+    linear warm-up, see :func:`_train_net`): what it learns is which variants deserve a large
+    scaling weight, and the conv bodies -- fitted per gene afterwards -- do not enter. One step
+    takes ``prior.genes_per_step`` genes (shuffled each epoch) and minimises the sum over them of
+    (MSE on the gene's fitting rows, full batch, + ``l1_scaling * sum|delta|``). After every
+    epoch the mean validation MSE over genes (fold-0 rows) is computed; training stops after
+    ``prior.patience`` epochs without improvement and the best epoch's ``theta`` is returned.
+    ``training`` supplies ``l1_scaling``, ``lr_scaling`` and ``weight_decay``; ``prior`` its own
+    ``lr``/``max_epochs``/``patience``/``hidden`` and the strength grid.
+
+    Returns the prior state (for :func:`save_prior`): plain tensors, feature mean/sd, the chosen
+    ``strength`` with its selection (``strength_selection``) and config.
+    """
+    if not genes:
+        raise ValueError("train_annotation_prior needs at least one gene")
+    arch = check_architecture(dict(architecture or {}))
+    training = _check_training(training)
+    prior = _check_prior(prior)
+    torch.set_num_threads(max(1, int(threads)))
+    dev = resolve_device(device)
+    d = np.asarray(genes[0].features).shape[1]
+    for i, g in enumerate(genes):
+        f = np.asarray(g.features)
+        if f.ndim != 2 or f.shape != (np.asarray(g.x).shape[1], d):
+            raise ValueError(
+                f"gene {i}: features must have shape (p, {d}) with p = x's columns, got {f.shape}"
+            )
+    selection = choose_prior_strength(
+        genes, arch=arch, training=training, prior=prior, seed=seed, device=dev
+    )
+    mean, sd = _feature_stats([g.features for g in genes])
+    data = [_prepare(g.x, g.y, g.folds, dev, encoding=arch["genotype_encoding"]) for g in genes]
+    theta, info = _fit_theta(
+        genes,
+        data,
+        arch=arch,
+        training=training,
+        prior=prior,
+        mean=mean,
+        sd=sd,
+        seed=seed,
+        device=dev,
+    )
     return {
         "format": PRIOR_FORMAT,
         "version": 1,
@@ -1060,15 +1216,17 @@ def train_annotation_prior(
         "scaling_init": float(arch["scaling_init"]),
         "feature_mean": mean.clone(),
         "feature_sd": sd.clone(),
-        "theta": {k: v.cpu() for k, v in best_theta.items()},
+        "theta": {k: v.cpu() for k, v in _snapshot(theta.mlp).items()},
+        "strength": float(selection["strength"]),
+        "strength_selection": selection,
         "architecture": _plain(arch),
         "training": _plain(training),
         "prior": _plain(prior),
         "seed": int(seed),
         "n_genes": len(genes),
-        "val_mse": float(best),
-        "best_epoch": int(best_epoch),
-        "n_epochs_run": int(epoch),
+        "val_mse": float(info["val_mse"]),
+        "best_epoch": int(info["best_epoch"]),
+        "n_epochs_run": int(info["n_epochs_run"]),
     }
 
 
