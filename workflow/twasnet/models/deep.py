@@ -710,9 +710,7 @@ class _DeepBase:
             raise ValueError(f"x must have shape (m, {p}), got {x.shape}")
         if not np.all(np.isfinite(x)):
             raise ValueError("x must be finite; impute missing dosages first")
-        xs = _standardised_channels(
-            x, self._arch["genotype_encoding"], self._x_mean, self._x_scale
-        )
+        xs = _standardised_channels(x, self._arch["genotype_encoding"], self._x_mean, self._x_scale)
         device = next(self.net.parameters()).device
         self.net.eval()
         with torch.no_grad():
