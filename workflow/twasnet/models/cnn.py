@@ -343,13 +343,16 @@ class PairProducts(nn.Module):
         index = index.to(self.index).reshape(-1, 2)
         if index.shape[0] > self.index.shape[0]:
             raise ValueError(f"{index.shape[0]} pairs for {self.index.shape[0]} slots")
+        for buffer in (self.index, self.mean, self.scale, self.weight):
+            buffer.zero_()
+        self.n_active = 0
+        if index.shape[0] == 0:
+            return
         q = self.products(z, index)
         sd = q.std(0, unbiased=False)
         keep = sd > 0
         index, q, sd = index[keep], q[:, keep], sd[keep]
         k = int(index.shape[0])
-        for buffer in (self.index, self.mean, self.scale, self.weight):
-            buffer.zero_()
         self.n_active = k
         if k:
             self.index[:k] = index

@@ -4,13 +4,15 @@ Models (modules in :mod:`twasnet.models.cnn`):
 
 * ``cnn`` (:class:`CNNModel`): standardised dosages -> per-variant scaling ``s`` -> 1-D conv
   encoder -> dense head (+ optional linear path) -> expression.
-* ``cnn_annot`` (:class:`AnnotatedCNNModel` with ``prior_path``): ``s_j = r_j / mean(r) *
-  delta_j`` with relevance ``r = f_theta(a)`` and ``theta`` trained across genes by
-  :func:`train_annotation_prior`, frozen or fine-tuned. Since the L1 penalty sits on ``delta``,
-  the annotations act as per-variant penalty factors ``mean(r) / r_j``: the deep counterpart of
-  ``enet_annot``, sign-agnostic, and exactly ``cnn`` when the prior finds nothing (constant r).
+* ``cnn_annot`` (:class:`AnnotatedCNNModel` with ``prior_path``): ``s_j = r_j^tau mean(r^-tau)
+  delta_j`` with relevance ``r = f_theta(a)``; ``theta`` trained across genes by
+  :func:`train_annotation_prior`, frozen or fine-tuned, and the prior strength ``tau`` chosen
+  there on genes ``theta`` did not see (:func:`choose_prior_strength`). Since the L1 penalty sits
+  on ``delta``, the annotations act as per-variant penalty factors ``r_j^-tau`` (normalised to
+  mean 1): the deep counterpart of ``enet_annot``, sign-agnostic, and exactly ``cnn`` when
+  ``tau = 0`` or the prior finds nothing (constant r).
 * ``cnn_annot_local`` (:class:`AnnotatedCNNModel` without ``prior_path``): ``theta`` learned on
-  this gene alone.
+  this gene alone, ``tau = 1``.
 
 Genotype encoding (``architecture.genotype_encoding``): with ``additive_dominance`` the
 network reads two channels per variant, the dosage ``g`` and the heterozygosity ``g (2 - g)``
@@ -799,14 +801,14 @@ class CNNModel(_DeepBase):
 
 
 class AnnotatedCNNModel(_DeepBase):
-    """``cnn_annot`` / ``cnn_annot_local``: scaling ``s_j = r_j / mean(r) * delta_j``,
+    """``cnn_annot`` / ``cnn_annot_local``: scaling ``s_j = r_j^tau mean(r^-tau) delta_j``,
     ``r = f_theta(a)``.
 
-    With ``prior_path`` (a file of :func:`save_prior`), ``theta`` and the feature standardisation
-    come from the shared prior and are kept ``prior_mode="frozen"`` (bit-identical) or
-    fine-tuned (``"finetune"``). Without it (local mode), ``theta`` starts fresh and is learned on
-    this gene only, features standardised with this gene's variants. ``prior`` configures
-    ``hidden`` (local mode).
+    With ``prior_path`` (a file of :func:`save_prior`), ``theta``, the feature standardisation
+    and ``tau`` come from the shared prior; ``theta`` is kept ``prior_mode="frozen"``
+    (bit-identical) or fine-tuned (``"finetune"``). Without it (local mode), ``theta`` starts
+    fresh and is learned on this gene only, features standardised with this gene's variants, and
+    ``tau = 1``. ``prior`` configures ``hidden`` (local mode).
     """
 
     kind = "cnn_annot"
