@@ -43,7 +43,7 @@ import scipy.linalg
 
 from twasnet.errors import InputError
 
-__all__ = ["ANNOTATION_COLUMNS", "PRESETS", "simulate_cohort"]
+__all__ = ["ANNOTATION_COLUMNS", "PRESETS", "causal_log_weight", "simulate_cohort"]
 
 ANNOTATION_COLUMNS = (
     "promoter",
@@ -60,6 +60,22 @@ _NONLINEAR_KINDS = ("dominance", "epistasis", "threshold")
 # A nonlinear component whose kurtosis exceeds this is carried by a few individuals (a Gaussian has
 # 3, a 10%/90% indicator about 7): it is dropped rather than standardised into outliers.
 _MAX_KURTOSIS = 8.0
+
+
+def causal_log_weight(
+    annotation_z: np.ndarray,
+    relative_distance: np.ndarray,
+    *,
+    annotation_informativeness: float,
+    tss_proximity: float,
+) -> np.ndarray:
+    """Log-weight (p,), up to a constant, with which each candidate variant (biallelic SNV with
+    MAF >= ``causal_min_maf``) is drawn causal: ``annotation_z`` (p, 7) the variants' annotations
+    in :data:`ANNOTATION_COLUMNS` order standardised over the chromosome, ``relative_distance``
+    (p,) ``|pos - tss| / window_bp``."""
+    enrichment = np.asarray(annotation_z, dtype=np.float64) @ _ANNOTATION_LOG_ENRICHMENT
+    return annotation_informativeness * enrichment - tss_proximity * np.asarray(relative_distance)
+
 
 PRESETS: dict[str, dict] = {
     "demo": {
@@ -117,6 +133,13 @@ PRESETS["nonlinear"] = PRESETS["linear"] | {
     "nonlinear_share": 0.7,
     "nonlinear_kinds": "dominance,epistasis",
     "annotation_informativeness": 2.0,
+}
+# Annotations can only improve a sparse model when the data alone cannot find the causal
+# variants: many small additive effects per gene, strongly enriched in annotated variants.
+PRESETS["annotated"] = PRESETS["linear"] | {
+    "causal_min": 10,
+    "causal_max": 30,
+    "annotation_informativeness": 3.0,
 }
 PRESETS["tiny"] = PRESETS["demo"] | {
     "seed": 7,
@@ -758,9 +781,11 @@ def _simulate_genes(
                 if cand.size == 0:
                     g_h2 = 0.0
             if g_h2 > 0:
-                logit = (
-                    annotation_informativeness * (zscores[c][cand] @ _ANNOTATION_LOG_ENRICHMENT)
-                    - tss_proximity * np.abs(snv_pos[cand] - tss) / window_bp
+                logit = causal_log_weight(
+                    zscores[c][cand],
+                    np.abs(snv_pos[cand] - tss) / window_bp,
+                    annotation_informativeness=annotation_informativeness,
+                    tss_proximity=tss_proximity,
                 )
                 w = np.exp(logit - logit.max())
                 n_causal = min(

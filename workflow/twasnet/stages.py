@@ -33,6 +33,7 @@ from twasnet.io.store import (
 )
 from twasnet.io.vcf import VARIANT_COLUMNS, canonical_chrom, read_genotypes, vcf_samples
 from twasnet.metrics import importance_ranking
+from twasnet.models.registry import TrainingInputs
 from twasnet.select import assess_gene, decide, selected_genes
 from twasnet.split import split_indices, split_individuals
 from twasnet.train import RECORD_FIELDS, failed_result, train_gene, training_inputs
@@ -337,6 +338,48 @@ def _out_of_memory(err: BaseException) -> bool:
     return isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
 
 
+def selected_training_inputs(
+    *,
+    split: int,
+    selection_path: str,
+    store_dirs: Sequence[str],
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    window_bp: int,
+    seed: int,
+    threads: int = 1,
+) -> list[tuple[str, TrainingInputs]]:
+    """``(gene_id, training inputs)`` of every gene selected for ``split`` that has variants, in
+    selection order: the training individuals' dosages, covariate-adjusted expression (covariate
+    effects fit on them) and per-variant features -- what the across-gene priors are fit on."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
+    train_idx, _, folds = split_indices(read_table(split_path), samples, repeat=split)
+    chosen = selected_genes(selection_path)
+    chosen = chosen[chosen["split"] == split]
+    store_of = {Path(d).name: d for d in store_dirs}
+    out = []
+    for gene_id, chrom in zip(chosen["gene_id"], chosen["chrom"], strict=True):
+        data, y = _gene_arrays(store_of[str(chrom)], gene_id, expression, samples)
+        if data.dosages.shape[1] == 0:
+            continue
+        inputs = training_inputs(
+            dosages=data.dosages,
+            variants=data.variants,
+            adjusted=residualise(y, covariates, train_idx=train_idx),
+            train_idx=train_idx,
+            train_folds=folds,
+            tss=data.tss,
+            window_bp=window_bp,
+            seed=seed,
+            threads=threads,
+        )
+        out.append((gene_id, inputs))
+    return out
+
+
 def fit_prior(
     *,
     model_name: str,
@@ -356,30 +399,21 @@ def fit_prior(
     """Fit a model's across-gene annotation prior on the training individuals of one split, over
     every gene selected for that split (``cnn_annot``: the shared network θ; ``enet_annot``: the
     enrichment model behind its penalty factors)."""
-    samples = read_table(samples_path)["sample"].astype(str).tolist()
-    expression, covariates = _cohort_arrays(expression_path, covariates_path, samples)
-    train_idx, _, folds = split_indices(read_table(split_path), samples, repeat=split)
-    chosen = selected_genes(selection_path)
-    chosen = chosen[chosen["split"] == split]
-    store_of = {Path(d).name: d for d in store_dirs}
-    genes = []
-    for gene_id, chrom in zip(chosen["gene_id"], chosen["chrom"], strict=True):
-        data, y = _gene_arrays(store_of[str(chrom)], gene_id, expression, samples)
-        if data.dosages.shape[1] == 0:
-            continue
-        genes.append(
-            training_inputs(
-                dosages=data.dosages,
-                variants=data.variants,
-                adjusted=residualise(y, covariates, train_idx=train_idx),
-                train_idx=train_idx,
-                train_folds=folds,
-                tss=data.tss,
-                window_bp=window_bp,
-                seed=seed,
-                threads=threads,
-            )
+    genes = [
+        inputs
+        for _, inputs in selected_training_inputs(
+            split=split,
+            selection_path=selection_path,
+            store_dirs=store_dirs,
+            samples_path=samples_path,
+            expression_path=expression_path,
+            covariates_path=covariates_path,
+            split_path=split_path,
+            window_bp=window_bp,
+            seed=seed,
+            threads=threads,
         )
+    ]
     if not genes:
         raise InputError(
             f"no gene is selected for split {split}, so the {model_name} prior cannot be fitted; "

@@ -94,11 +94,13 @@ __all__ = [
     "AnnotatedCNNModel",
     "PriorGene",
     "load_model",
+    "annotated_lasso_errors",
     "choose_prior_strength",
     "screen_pairs",
     "train_annotation_prior",
     "save_prior",
     "load_prior",
+    "prior_module",
 ]
 
 TRAINING_DEFAULTS: dict = {
@@ -875,7 +877,7 @@ class AnnotatedCNNModel(_DeepBase):
                 )
                 strength = 1.0
             else:
-                theta = _prior_module(state)
+                theta = prior_module(state)
                 strength = float(state.get("strength", 1.0))
                 if self.prior_mode == "frozen":
                     theta.requires_grad_(False)
@@ -974,7 +976,8 @@ def _feature_stats(features: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tens
     return torch.tensor(mean, dtype=torch.float32), torch.tensor(sd, dtype=torch.float32)
 
 
-def _prior_module(state: dict) -> AnnotationPrior:
+def prior_module(state: dict) -> AnnotationPrior:
+    """The prior network ``f_theta`` of a prior state (:func:`load_prior`), on CPU."""
     theta = AnnotationPrior(
         int(state["n_features"]),
         state["hidden"],
@@ -1063,6 +1066,48 @@ def _standardised_channels(x: np.ndarray, encoding: str, x_mean, x_scale) -> np.
     return ((genotype_channels(x, encoding) - x_mean) * x_scale).astype(np.float32)
 
 
+def annotated_lasso_errors(
+    gene: PriorGene,
+    prior: nn.Module,
+    strengths: list[float],
+    *,
+    arch: dict,
+    training: dict,
+    seed: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Held-out error (len(strengths),) of the annotated lasso at each prior strength, one gene.
+
+    The linear warm-up of :func:`_train_net` with ``s_j = r_j^tau mean(r^-tau) delta_j``,
+    ``r = prior(gene.features)`` (kept as given: freeze it first), is fitted on the gene's rows
+    outside its second inner-CV fold and early-stopped on its first; the error is the mean squared
+    error on that second fold, on expression standardised by the fitting rows. ``gene`` needs at
+    least three fold labels."""
+    folds = np.asarray(gene.folds)
+    labels = np.unique(folds)
+    if labels.size < 3:
+        raise ValueError(f"annotated_lasso_errors needs >= 3 inner folds, got {labels.size}")
+    scored = folds == labels[1]
+    x_all, y_all = np.asarray(gene.x), np.asarray(gene.y)
+    encoding = arch["genotype_encoding"]
+    data = _prepare(x_all[~scored], y_all[~scored], folds[~scored], device, encoding=encoding)
+    x_eval = _standardised_channels(x_all[scored], encoding, data.x_mean, data.x_scale)
+    x_eval = torch.from_numpy(x_eval).to(device)
+    y_eval = (y_all[scored] - data.y_mean) / data.y_sd
+    features = torch.as_tensor(np.asarray(gene.features, dtype=np.float32))
+    linear = {**training, "max_epochs": 0}  # the linear warm-up only
+    errors = np.zeros(len(strengths))
+    for t, tau in enumerate(strengths):
+        seed_everything(seed)
+        scaling = AnnotatedScaling(prior, features, arch["scaling_init"], tau)
+        net = ScaledCNN(scaling, ConvBody(x_all.shape[1], arch)).to(device)
+        _train_net(net, data, training=linear, seed=seed)
+        with torch.no_grad():
+            fitted = net(x_eval, linear_only=True).cpu().numpy().astype(np.float64)
+        errors[t] = float(np.mean((fitted - y_eval) ** 2))
+    return errors
+
+
 def choose_prior_strength(
     genes: list[PriorGene],
     *,
@@ -1076,13 +1121,11 @@ def choose_prior_strength(
 
     The genes are dealt into ``prior.gene_folds`` groups (seeded). For each group, ``theta`` is
     trained on the other groups' genes; each gene of the group then fits the annotated lasso
-    (the linear warm-up of :func:`_train_net`, ``theta`` frozen) at every ``tau`` of
-    ``prior.strengths`` on its training rows outside its second inner-CV fold, early-stopped on
-    its first, and is scored by the mean squared error on that second fold (standardised
-    expression) -- rows no step of the fit has seen. The smallest ``tau`` is kept unless another
-    lowers that error by more than :data:`STRENGTH_N_SE` standard errors over genes
-    (:func:`choose_grid_point`), so annotations that do not help genes the prior has not seen
-    leave ``tau`` at its smallest value (0: the annotated model is ``cnn``).
+    with ``theta`` frozen at every ``tau`` of ``prior.strengths`` and is scored on an inner fold
+    that no step of the fit has seen (:func:`annotated_lasso_errors`). The smallest ``tau`` is
+    kept unless another lowers that error by more than :data:`STRENGTH_N_SE` standard errors
+    over genes (:func:`choose_grid_point`), so annotations that do not help genes the prior has
+    not seen leave ``tau`` at its smallest value (0: the annotated model is ``cnn``).
 
     Returns ``{"strength", "strengths", "mse" (per tau, mean over genes), "gain", "gain_se"
     (per tau: mean and SE over genes of the error reduction from the smallest tau),
@@ -1098,7 +1141,6 @@ def choose_prior_strength(
     order = np.random.default_rng(seed).permutation(len(usable))
     group = np.empty(len(usable), dtype=np.int64)
     group[order] = np.arange(len(usable)) % n_groups
-    linear = {**training, "max_epochs": 0}  # the linear warm-up only
     errors = np.zeros((len(strengths), len(usable)))
     for k in range(n_groups):
         others = [genes[usable[j]] for j in np.flatnonzero(group != k)]
@@ -1119,25 +1161,15 @@ def choose_prior_strength(
         )
         theta.requires_grad_(False)
         for j in np.flatnonzero(group == k):
-            g = genes[usable[j]]
-            folds = np.asarray(g.folds)
-            scored = folds == np.unique(folds)[1]
-            x, y = np.asarray(g.x)[~scored], np.asarray(g.y)[~scored]
-            data = _prepare(x, y, folds[~scored], device, encoding=arch["genotype_encoding"])
-            x_eval = _standardised_channels(
-                np.asarray(g.x)[scored], arch["genotype_encoding"], data.x_mean, data.x_scale
+            errors[:, j] = annotated_lasso_errors(
+                genes[usable[j]],
+                theta,
+                strengths,
+                arch=arch,
+                training=training,
+                seed=seed,
+                device=device,
             )
-            x_eval = torch.from_numpy(x_eval).to(device)
-            y_eval = (np.asarray(g.y)[scored] - data.y_mean) / data.y_sd
-            features = torch.as_tensor(np.asarray(g.features, dtype=np.float32))
-            for t, tau in enumerate(strengths):
-                seed_everything(seed)
-                scaling = AnnotatedScaling(theta, features, arch["scaling_init"], tau)
-                net = ScaledCNN(scaling, ConvBody(x.shape[1], arch)).to(device)
-                _train_net(net, data, training=linear, seed=seed)
-                with torch.no_grad():
-                    fitted = net(x_eval, linear_only=True).cpu().numpy().astype(np.float64)
-                errors[t, j] = float(np.mean((fitted - y_eval) ** 2))
     chosen = choose_grid_point(list(errors), rule="one_se", n_se=STRENGTH_N_SE)
     gain = errors[0] - errors  # (strengths, genes): how much each tau lowers the error
     return {
