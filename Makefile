@@ -45,8 +45,9 @@ demo: $(STAMP) data/demo/target/phenotype.tsv
 	@echo "Versions, config, input hashes:   results/provenance.json"
 
 # The capability scenarios (README, "Simulated cohorts"): each preset simulated and run through the
-# whole workflow in its own directory, then summarised by benchmarks/capability.py.
-SCENARIOS := linear nonlinear
+# whole workflow in its own directory, then summarised by benchmarks/capability.py and
+# benchmarks/annotation_ceiling.py (what an annotation prior could gain there at best).
+SCENARIOS := linear nonlinear annotated
 scenarios: $(STAMP)
 	for s in $(SCENARIOS); do \
 	  test -f results-scenarios/$$s/data/simulation.json || \
@@ -56,6 +57,7 @@ scenarios: $(STAMP)
 	    --configfile $(CURDIR)/config/config.yaml $(CURDIR)/config/scenario.yaml || exit 1; \
 	  echo "== scenario $$s"; \
 	  $(BIN)/python benchmarks/capability.py --run results-scenarios/$$s || exit 1; \
+	  $(BIN)/python benchmarks/annotation_ceiling.py --run results-scenarios/$$s || exit 1; \
 	done
 
 lint: $(STAMP)
