@@ -991,18 +991,17 @@ def prior_module(state: dict) -> AnnotationPrior:
 
 def _fit_theta(
     genes: list[PriorGene],
-    data: list[_Prepared],
     *,
     arch: dict,
     training: dict,
     prior: dict,
-    mean: torch.Tensor,
-    sd: torch.Tensor,
     seed: int,
     device: torch.device,
 ) -> tuple[AnnotationPrior, dict]:
-    """Train ``theta`` jointly over ``genes`` (their prepared tensors ``data``); returns the
-    early-stopped prior module and ``{"val_mse", "best_epoch", "n_epochs_run"}``."""
+    """Train ``theta`` jointly over ``genes`` (features standardised over their variants);
+    returns the early-stopped prior module and ``{"val_mse", "best_epoch", "n_epochs_run"}``."""
+    mean, sd = _feature_stats([g.features for g in genes])
+    data = [_prepare(g.x, g.y, g.folds, device, encoding=arch["genotype_encoding"]) for g in genes]
     seed_everything(seed)
     theta = AnnotationPrior(
         genes[0].features.shape[1],
@@ -1144,20 +1143,8 @@ def choose_prior_strength(
     errors = np.zeros((len(strengths), len(usable)))
     for k in range(n_groups):
         others = [genes[usable[j]] for j in np.flatnonzero(group != k)]
-        mean, sd = _feature_stats([g.features for g in others])
-        others_data = [
-            _prepare(g.x, g.y, g.folds, device, encoding=arch["genotype_encoding"]) for g in others
-        ]
         theta, _ = _fit_theta(
-            others,
-            others_data,
-            arch=arch,
-            training=training,
-            prior=prior,
-            mean=mean,
-            sd=sd,
-            seed=seed,
-            device=device,
+            others, arch=arch, training=training, prior=prior, seed=seed, device=device
         )
         theta.requires_grad_(False)
         for j in np.flatnonzero(group == k):
@@ -1226,18 +1213,8 @@ def train_annotation_prior(
     selection = choose_prior_strength(
         genes, arch=arch, training=training, prior=prior, seed=seed, device=dev
     )
-    mean, sd = _feature_stats([g.features for g in genes])
-    data = [_prepare(g.x, g.y, g.folds, dev, encoding=arch["genotype_encoding"]) for g in genes]
     theta, info = _fit_theta(
-        genes,
-        data,
-        arch=arch,
-        training=training,
-        prior=prior,
-        mean=mean,
-        sd=sd,
-        seed=seed,
-        device=dev,
+        genes, arch=arch, training=training, prior=prior, seed=seed, device=dev
     )
     return {
         "format": PRIOR_FORMAT,
@@ -1246,8 +1223,8 @@ def train_annotation_prior(
         "hidden": list(prior["hidden"]),
         "activation": arch["activation"],
         "scaling_init": float(arch["scaling_init"]),
-        "feature_mean": mean.clone(),
-        "feature_sd": sd.clone(),
+        "feature_mean": theta.feature_mean.detach().cpu().clone(),
+        "feature_sd": theta.feature_sd.detach().cpu().clone(),
         "theta": {k: v.cpu() for k, v in _snapshot(theta.mlp).items()},
         "strength": float(selection["strength"]),
         "strength_selection": selection,
