@@ -249,8 +249,141 @@ def test_nonlinear_kinds_restrict_the_effect_shapes(tmp_path):
         ("h2_null_fraction", -0.1),
         ("n_individuals", 5),
         ("nonlinear_kinds", "recessive"),
+        ("nonlinear_annotation_informativeness", -1.0),
     ],
 )
 def test_bad_parameters_are_named(tmp_path, key, value):
     with pytest.raises(InputError, match=key):
         simulate_cohort(out_dir=tmp_path, **dict(PRESETS["tiny"], **{key: value}))
+
+
+# ----------------------------------------------------------------------------------------------
+# Annotation-informed nonlinear carriers (nonlinear_annotation_informativeness)
+# ----------------------------------------------------------------------------------------------
+
+# Many heritable genes on a small cohort, most of their h² nonlinear, additive causal variants
+# unrelated to annotations: enough carriers to measure their enrichment.
+_NL_ANNOTATED = PRESETS["tiny"] | {
+    "n_genes": 60,
+    "h2_null_fraction": 0.0,
+    "nonlinear_share": 0.7,
+    "nonlinear_kinds": "dominance,epistasis",
+    "annotation_informativeness": 0.0,
+}
+_MARKS = ["enhancer", "tf_binding"]
+
+
+@pytest.fixture(scope="module")
+def nl_cohorts(tmp_path_factory) -> dict[float, dict[str, str]]:
+    """The cohort above with nonlinear_annotation_informativeness 0 and 6."""
+    return {
+        value: simulate_cohort(
+            out_dir=tmp_path_factory.mktemp(f"nl_annotated_{value:g}"),
+            **(_NL_ANNOTATED | {"nonlinear_annotation_informativeness": value}),
+        )
+        for value in (0.0, 6.0)
+    }
+
+
+def _annotated_variants(paths: dict[str, str]) -> pd.DataFrame:
+    variants = pd.read_csv(paths["truth_variants"], sep="\t")
+    ann = pd.read_parquet(paths["annotations"])[["chrom", "pos", *_MARKS]]
+    variants = variants.merge(ann, on=["chrom", "pos"], how="left")
+    variants["marked"] = variants[_MARKS].fillna(0).max(axis=1) > 0
+    return variants
+
+
+def _carrier_enrichment(variants: pd.DataFrame) -> tuple[float, int]:
+    """(fraction of nonlinear carriers in enhancer / TF sites) / (same among window candidates
+    with MAF >= 0.05), and the number of carriers."""
+    nonlinear = variants["effect_kind"].str.contains("dominance|epistasis")
+    carriers = variants[(variants["causal"] == 1) & nonlinear]
+    window = variants[variants["maf"] >= PRESETS["tiny"]["causal_min_maf"]]
+    return carriers["marked"].mean() / window["marked"].mean(), len(carriers)
+
+
+def test_zero_nonlinear_informativeness_leaves_every_preset_unchanged(tmp_path):
+    assert PRESETS["demo"]["nonlinear_annotation_informativeness"] == 0.0
+    for name in ("demo", "linear", "nonlinear", "annotated", "tiny"):
+        assert PRESETS[name]["nonlinear_annotation_informativeness"] == 0.0, name
+    # the scenario presets' genetic model on the tiny cohort's size: absent == 0.0, byte for byte
+    size = {"n_individuals": 60, "n_genes": 6, "chromosome_length_bp": 500_000, "window_bp": 50_000}
+    for name in ("demo", "linear", "nonlinear"):
+        params = PRESETS[name] | size
+        absent = {k: v for k, v in params.items() if k != "nonlinear_annotation_informativeness"}
+        simulate_cohort(out_dir=tmp_path / name / "absent", **absent)
+        simulate_cohort(out_dir=tmp_path / name / "zero", **params)
+        assert _all_files(tmp_path / name / "absent") == _all_files(tmp_path / name / "zero")
+
+
+def test_nonlinear_annotated_preset():
+    expected = PRESETS["nonlinear"] | {
+        "annotation_informativeness": 0.0,
+        "nonlinear_annotation_informativeness": 3.0,
+    }
+    assert PRESETS["nonlinear_annotated"] == expected
+    assert expected["nonlinear_share"] == 0.7
+
+
+def test_nonlinear_log_weight_marks_enhancers_and_tf_sites():
+    from twasnet.simulate import causal_log_weight, nonlinear_log_weight
+
+    z = np.eye(len(ANNOTATION_COLUMNS))
+    dist = np.zeros(len(ANNOTATION_COLUMNS))
+    w = nonlinear_log_weight(z, dist, nonlinear_annotation_informativeness=2.0, tss_proximity=3.0)
+    marked = [ANNOTATION_COLUMNS.index(c) for c in _MARKS]
+    assert (w[marked] > 0).all()
+    assert (np.delete(w, marked) == 0).all()
+    additive = causal_log_weight(z, dist, annotation_informativeness=2.0, tss_proximity=3.0)
+    assert not np.allclose(w, additive)
+    far = nonlinear_log_weight(
+        z[:1] * 0, np.ones(1), nonlinear_annotation_informativeness=2.0, tss_proximity=3.0
+    )
+    np.testing.assert_allclose(far, -3.0)
+
+
+def test_nonlinear_carriers_follow_the_annotations(nl_cohorts):
+    ratio, n_carriers = _carrier_enrichment(_annotated_variants(nl_cohorts[6.0]))
+    assert n_carriers >= 40
+    assert ratio > 4, ratio
+    ratio0, _ = _carrier_enrichment(_annotated_variants(nl_cohorts[0.0]))
+    assert ratio0 < 2.5, ratio0
+
+
+def test_nonlinear_carriers_are_recorded_as_pure_nonlinear_variants(nl_cohorts):
+    before = pd.read_csv(nl_cohorts[0.0]["truth_variants"], sep="\t")
+    after = pd.read_csv(nl_cohorts[6.0]["truth_variants"], sep="\t")
+    genes = pd.read_csv(nl_cohorts[6.0]["truth_genes"], sep="\t")
+    causal = after[after["causal"] == 1]
+    additive = causal["effect_kind"].str.contains("additive")
+    carriers = causal[~additive]
+    assert len(carriers) > 0
+    assert set(carriers["effect_kind"]) <= {"dominance", "epistasis", "dominance+epistasis"}
+    assert (carriers["beta"] == 0).all() and (causal.loc[additive, "beta"] != 0).all()
+    assert (carriers["maf"] >= PRESETS["tiny"]["causal_min_maf"]).all()
+    # the additive causal variants and h² are those of the same seed without annotated carriers
+    additive_before = before[before["effect_kind"].str.contains("additive")]
+    key = ["gene_id", "pos"]
+    assert causal.loc[additive, key].values.tolist() == additive_before[key].values.tolist()
+    h2_before = pd.read_csv(nl_cohorts[0.0]["truth_genes"], sep="\t")["h2_total"]
+    np.testing.assert_allclose(genes["h2_total"], h2_before)
+    # n_causal counts every causal variant, carriers included
+    counts = causal.groupby("gene_id").size().reindex(genes["gene_id"], fill_value=0)
+    assert counts.tolist() == genes["n_causal"].tolist()
+
+
+def test_nonlinear_carriers_keep_h2_bookkeeping(nl_cohorts):
+    paths = nl_cohorts[6.0]
+    truth = pd.read_csv(paths["truth_genes"], sep="\t")
+    nonlinear = truth[truth["h2_nonlinear"] > 0]
+    assert len(nonlinear) >= 0.5 * len(truth)
+    np.testing.assert_allclose(nonlinear["h2_nonlinear"], 0.7 * nonlinear["h2_total"], atol=2e-6)
+    g_all = _genetic_values(paths)
+    samples = cyvcf2.VCF(paths["genotypes"].format(chrom="1")).samples
+    for gene in nonlinear.itertuples():
+        g = g_all.loc[gene.gene_id, samples].to_numpy()
+        x = np.column_stack([np.ones(len(samples)), _causal_dosages(paths, gene.gene_id, samples)])
+        resid = g - x @ np.linalg.lstsq(x, g, rcond=None)[0]
+        # what an additive model on all causal variants (carriers included) misses is h2 * s
+        assert abs(np.var(resid) / np.var(g) - 0.7) < 0.05, gene.gene_id
+        assert abs(np.var(resid) - gene.h2_nonlinear) < 0.1 * gene.h2_nonlinear, gene.gene_id

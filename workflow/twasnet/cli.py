@@ -7,7 +7,7 @@ import json
 import sys
 
 # twasnet.simulate.PRESETS' keys (kept here so the parser needs no msprime import; a test checks).
-PRESET_NAMES = ("annotated", "demo", "linear", "nonlinear", "tiny")
+PRESET_NAMES = ("annotated", "demo", "linear", "nonlinear", "nonlinear_annotated", "tiny")
 
 
 def _value(text: str):

@@ -20,6 +20,16 @@ Model, per gene g with cis window W_g = [tss - window_bp, tss + window_bp]:
   variance an additive model on the causal variants cannot capture; A and D are standardised in the
   simulated sample and s = ``nonlinear_share`` (the same for every heritable gene). Hence
   h2_linear = h2 (1-s), h2_nonlinear = h2 s.
+* which variants carry D: with ``nonlinear_annotation_informativeness`` 0 (default), the most
+  common causal variants. With it > 0, the dominance variant and the epistatic pair are instead
+  other variants of the window (SNVs with MAF >= ``causal_min_maf``, not additive causal), drawn
+  with weights ``exp(nonlinear_annotation_informativeness * z·b_nl - tss_proximity * |pos - tss|
+  / window_bp)`` (:func:`nonlinear_log_weight`), b_nl a fixed log-enrichment positive only on
+  ``enhancer`` and ``tf_binding``; only candidates whose effect is not carried by a handful of
+  individuals are kept (the same rule as below), so in practice they are common. These variants
+  have no additive effect (truth: causal, effect_kind "dominance" / "epistasis", beta 0): the
+  annotations then tell which variants act nonlinearly, not which are additive. The threshold
+  kind still acts on the additive score of the causal variants.
 * expression E = G + C + e with e scaled to variance 1 - h2 in the sample: h² is defined on the
   covariate-adjusted scale, h2 = Var(G) / (Var(G) + Var(e)). C is a linear effect of the covariates
   (genotype PCs, hidden factors, sex) explaining ~``covariate_share`` of Var(E). E is then
@@ -43,7 +53,13 @@ import scipy.linalg
 
 from twasnet.errors import InputError
 
-__all__ = ["ANNOTATION_COLUMNS", "PRESETS", "causal_log_weight", "simulate_cohort"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "PRESETS",
+    "causal_log_weight",
+    "nonlinear_log_weight",
+    "simulate_cohort",
+]
 
 ANNOTATION_COLUMNS = (
     "promoter",
@@ -56,6 +72,10 @@ ANNOTATION_COLUMNS = (
 )
 # Log-enrichment per standard deviation of each annotation for being causal, at informativeness 1.
 _ANNOTATION_LOG_ENRICHMENT = np.array([0.2, 0.15, 0.1, 0.12, 0.08, 0.25, 0.1])
+# Log-enrichment per standard deviation for carrying a gene's nonlinear (dominance / epistatic)
+# component, at nonlinear informativeness 1: only enhancers and TF binding sites (a variant in
+# either, z ~ 5-6, is ~3-4x as likely per mark at 1, ~40-90x at 3), nothing else.
+_NONLINEAR_LOG_ENRICHMENT = np.array([0.0, 0.25, 0.0, 0.25, 0.0, 0.0, 0.0])
 _NONLINEAR_KINDS = ("dominance", "epistasis", "threshold")
 # A nonlinear component whose kurtosis exceeds this is carried by a few individuals (a Gaussian has
 # 3, a 10%/90% indicator about 7): it is dropped rather than standardised into outliers.
@@ -77,6 +97,24 @@ def causal_log_weight(
     return annotation_informativeness * enrichment - tss_proximity * np.asarray(relative_distance)
 
 
+def nonlinear_log_weight(
+    annotation_z: np.ndarray,
+    relative_distance: np.ndarray,
+    *,
+    nonlinear_annotation_informativeness: float,
+    tss_proximity: float,
+) -> np.ndarray:
+    """Log-weight (p,), up to a constant, with which each candidate variant (biallelic SNV with
+    MAF >= ``causal_min_maf``, not an additive causal one) is drawn to carry a gene's dominance or
+    epistatic component when ``nonlinear_annotation_informativeness`` > 0; arguments as in
+    :func:`causal_log_weight`. Candidates whose effect would sit on a handful of individuals are
+    then skipped, which depends on allele frequency only, not on annotations."""
+    enrichment = np.asarray(annotation_z, dtype=np.float64) @ _NONLINEAR_LOG_ENRICHMENT
+    return nonlinear_annotation_informativeness * enrichment - tss_proximity * np.asarray(
+        relative_distance
+    )
+
+
 PRESETS: dict[str, dict] = {
     "demo": {
         "seed": 20240601,
@@ -90,6 +128,7 @@ PRESETS: dict[str, dict] = {
         "nonlinear_share": 0.3,
         "nonlinear_kinds": ",".join(_NONLINEAR_KINDS),
         "annotation_informativeness": 1.0,
+        "nonlinear_annotation_informativeness": 0.0,
         "h2_null_fraction": 0.4,
         "h2_min": 0.02,
         "h2_max": 0.5,
@@ -133,6 +172,12 @@ PRESETS["nonlinear"] = PRESETS["linear"] | {
     "nonlinear_share": 0.7,
     "nonlinear_kinds": "dominance,epistasis",
     "annotation_informativeness": 2.0,
+}
+# "nonlinear_annotated": as "nonlinear", but annotations say nothing about the additive causal
+# variants and instead mark (strongly) the variants that act recessively or interact.
+PRESETS["nonlinear_annotated"] = PRESETS["nonlinear"] | {
+    "annotation_informativeness": 0.0,
+    "nonlinear_annotation_informativeness": 3.0,
 }
 # Annotations can only improve a sparse model when the data alone cannot find the causal
 # variants: many small additive effects per gene, strongly enriched in annotated variants.
@@ -214,6 +259,7 @@ def simulate_cohort(
     annotation_informativeness: float,
     h2_null_fraction: float,
     nonlinear_kinds: str = ",".join(_NONLINEAR_KINDS),
+    nonlinear_annotation_informativeness: float = 0.0,
     h2_min: float = 0.02,
     h2_max: float = 0.5,
     h2_beta_a: float = 1.2,
@@ -306,6 +352,7 @@ def simulate_cohort(
         nonlinear_share=nonlinear_share,
         nonlinear_kinds=_kinds(nonlinear_kinds),
         annotation_informativeness=annotation_informativeness,
+        nonlinear_annotation_informativeness=nonlinear_annotation_informativeness,
         h2_null_fraction=h2_null_fraction,
         h2_range=(h2_min, h2_max),
         h2_beta=(h2_beta_a, h2_beta_b),
@@ -418,7 +465,11 @@ def _check_params(p: dict) -> None:
     unknown = set(_kinds(p["nonlinear_kinds"])) - set(_NONLINEAR_KINDS)
     if unknown or not _kinds(p["nonlinear_kinds"]):
         bad("nonlinear_kinds", f"must be a comma-separated subset of {','.join(_NONLINEAR_KINDS)}")
-    for name in ("annotation_informativeness", "tss_proximity"):
+    for name in (
+        "annotation_informativeness",
+        "nonlinear_annotation_informativeness",
+        "tss_proximity",
+    ):
         if p[name] < 0:
             bad(name, "must be >= 0")
     if p["window_bp"] >= p["chromosome_length_bp"]:
@@ -656,35 +707,76 @@ def _standardise(v: np.ndarray) -> np.ndarray:
     return (v - v.mean()) / sd if sd > 0 else np.zeros_like(v, dtype=np.float64)
 
 
+def _viable_residual(f: np.ndarray, design: np.ndarray) -> np.ndarray | None:
+    """``f`` residualised on ``design`` and standardised; None when the residual is degenerate or
+    carried by a handful of individuals (kurtosis > _MAX_KURTOSIS)."""
+    f = f.astype(np.float64)
+    coef, *_ = scipy.linalg.lstsq(design, f)
+    resid = f - design @ coef
+    if resid.std() < 1e-6 * max(f.std(), 1e-12):
+        return None
+    z = _standardise(resid)
+    if np.mean(z**4) > _MAX_KURTOSIS:
+        return None
+    return z
+
+
+def _nonlinear_design(x: np.ndarray, k: int, cols: set[int]) -> np.ndarray:
+    """[1, the k causal columns of ``x``, the nonlinear-only columns among ``cols``]."""
+    extra = sorted(c for c in cols if c >= k)
+    if not extra:
+        return np.column_stack([np.ones(x.shape[0]), x[:, :k]])
+    return np.column_stack([np.ones(x.shape[0]), x[:, :k], x[:, extra]])
+
+
+def _nonlinear_feature(x: np.ndarray, kind: str, cols: tuple[int, ...]) -> np.ndarray:
+    """Raw dominance feature (recessive indicator of the minor allele of column ``cols[0]``) or
+    epistasis feature (product of the centred dosages of columns ``cols[0]`` and ``cols[1]``)."""
+    if kind == "dominance":
+        j = cols[0]
+        return x[:, j] == (2 if x[:, j].mean() / 2.0 <= 0.5 else 0)
+    j, m = cols
+    return (x[:, j] - x[:, j].mean()) * (x[:, m] - x[:, m].mean())
+
+
+def _common_sources(x: np.ndarray) -> dict[str, tuple[int, ...]]:
+    """Default carriers among causal dosages ``x`` (n, k): the most common variant (dominance),
+    the two most common (epistasis)."""
+    af = x.mean(axis=0) / 2.0
+    by_maf = np.argsort(-np.minimum(af, 1.0 - af), kind="stable")
+    sources = {"dominance": (int(by_maf[0]),)}
+    if x.shape[1] >= 2:
+        sources["epistasis"] = (int(by_maf[0]), int(by_maf[1]))
+    return sources
+
+
 def _nonlinear_part(
     x: np.ndarray,
     beta: np.ndarray,
     *,
     rng: np.random.Generator,
     kinds: tuple[str, ...] = _NONLINEAR_KINDS,
+    sources: dict[str, tuple[int, ...]] | None = None,
 ) -> tuple[np.ndarray, list[str], list[set[int]]]:
-    """Nonlinear genetic component from causal dosages ``x`` (n, k), orthogonal to [1, x].
+    """Nonlinear genetic component, orthogonal to [1, causal dosages, its carriers' dosages].
 
-    Candidate kinds: dominance (recessive effect of the minor allele of the most common causal
-    variant), epistasis (product of the centred dosages of the two most common causal variants),
-    threshold (only individuals in the top quarter of the additive score respond), restricted to
-    ``kinds``. Each candidate
-    is residualised on [1, x]; candidates whose residual is degenerate or driven by a handful of
-    individuals (kurtosis > _MAX_KURTOSIS, e.g. a recessive effect of a rare allele) are dropped,
-    then one or two of the rest are summed. Returns the standardised component (n,) (zeros if none
-    is viable), its kinds and, per kind, the causal columns involved.
+    ``x`` (n, k + q): the k = ``beta.size`` causal dosages, then q dosages of nonlinear-only
+    variants. Candidate kinds: dominance (recessive effect of the minor allele of one variant),
+    epistasis (product of the centred dosages of two variants), threshold (only individuals in the
+    top quarter of the additive score respond), restricted to ``kinds``. ``sources`` maps
+    dominance / epistasis to the columns of ``x`` carrying them (a kind it lacks is no candidate);
+    None: the most common causal variant(s). Each candidate is residualised on [1, causal, its own
+    columns]; candidates whose residual is degenerate or driven by a handful of individuals
+    (kurtosis > _MAX_KURTOSIS, e.g. a recessive effect of a rare allele) are dropped, then one or
+    two of the rest are summed and residualised on [1, causal, their columns]. Returns the
+    standardised component (n,) (zeros if none is viable), its kinds and, per kind, the columns
+    of ``x`` involved.
     """
-    n, k = x.shape
-    design = np.column_stack([np.ones(n), x])
-    af = x.mean(axis=0) / 2.0
-    maf = np.minimum(af, 1.0 - af)
-    by_maf = np.argsort(-maf, kind="stable")
-    j = int(by_maf[0])
-    candidates = {"dominance": (x[:, j] == (2 if af[j] <= 0.5 else 0), {j})}
-    if k >= 2:
-        j, m = (int(v) for v in by_maf[:2])
-        candidates["epistasis"] = ((x[:, j] - x[:, j].mean()) * (x[:, m] - x[:, m].mean()), {j, m})
-    score = x @ np.abs(beta)
+    n, k = x.shape[0], beta.size
+    if sources is None:
+        sources = _common_sources(x[:, :k])
+    candidates = {kd: (_nonlinear_feature(x, kd, cols), set(cols)) for kd, cols in sources.items()}
+    score = x[:, :k] @ np.abs(beta)
     candidates["threshold"] = (score > np.quantile(score, 0.75), set(range(k)))
 
     viable = []
@@ -692,20 +784,15 @@ def _nonlinear_part(
         if kind not in candidates or kind not in kinds:
             continue
         f, cols = candidates[kind]
-        f = f.astype(np.float64)
-        coef, *_ = scipy.linalg.lstsq(design, f)
-        resid = f - design @ coef
-        if resid.std() < 1e-6 * max(f.std(), 1e-12):
-            continue
-        z = _standardise(resid)
-        if np.mean(z**4) > _MAX_KURTOSIS:
-            continue
-        viable.append((kind, z, cols))
+        z = _viable_residual(f, _nonlinear_design(x, k, cols))
+        if z is not None:
+            viable.append((kind, z, cols))
     if not viable:
         return np.zeros(n), [], []
     n_pick = min(len(viable), 1 + int(rng.random() < 0.4))
     picked = [viable[i] for i in sorted(rng.choice(len(viable), size=n_pick, replace=False))]
     total = np.sum([z for _, z, _ in picked], axis=0)
+    design = _nonlinear_design(x, k, set().union(*(cols for _, _, cols in picked)))
     coef, *_ = scipy.linalg.lstsq(design, total)
     return (
         _standardise(total - design @ coef),
@@ -714,29 +801,188 @@ def _nonlinear_part(
     )
 
 
+def _first_viable_carriers(
+    x_add: np.ndarray, x_cand: np.ndarray, kinds: tuple[str, ...]
+) -> dict[str, tuple[int, ...]]:
+    """Columns of ``x_cand`` (visited in order) carrying dominance (the first whose recessive
+    indicator is viable) and epistasis (the first pair, by its later member, whose product is
+    viable), judged as in :func:`_nonlinear_part` on [1, ``x_add``, their own dosages]."""
+    k = x_add.shape[1]
+    full = np.column_stack([x_add, x_cand])
+
+    def viable(kind: str, cols: tuple[int, ...]) -> bool:
+        shifted = tuple(k + c for c in cols)
+        f = _nonlinear_feature(full, kind, shifted)
+        return _viable_residual(f, _nonlinear_design(full, k, set(shifted))) is not None
+
+    q = x_cand.shape[1]
+    found: dict[str, tuple[int, ...]] = {}
+    if "dominance" in kinds:
+        hit = next((a for a in range(q) if viable("dominance", (a,))), None)
+        if hit is not None:
+            found["dominance"] = (hit,)
+    if "epistasis" in kinds:
+        pairs = ((a, b) for b in range(1, q) for a in range(b))
+        hit = next((p for p in pairs if viable("epistasis", p)), None)
+        if hit is not None:
+            found["epistasis"] = hit
+    return found
+
+
+def _annotated_carriers(
+    ch: _Chromosome,
+    z: np.ndarray,
+    pool: np.ndarray,
+    x_add: np.ndarray,
+    tss: int,
+    *,
+    window_bp: int,
+    informativeness: float,
+    tss_proximity: float,
+    kinds: tuple[str, ...],
+    rng: np.random.Generator,
+    max_tries: int = 64,
+) -> tuple[np.ndarray, dict[str, tuple[int, ...]]]:
+    """Nonlinear-only carriers drawn from ``pool`` (SNV indices: window candidates that are not
+    additive causal) with weights exp(:func:`nonlinear_log_weight`): the pool is ordered by a draw
+    without replacement ∝ the weights (Gumbel top-k) and the first ``max_tries`` are visited by
+    :func:`_first_viable_carriers`. Returns the carriers' SNV indices (sorted) and the sources for
+    :func:`_nonlinear_part`, as columns ``x_add.shape[1] + position in that array``."""
+    if pool.size == 0:
+        return np.zeros(0, np.int64), {}
+    logit = nonlinear_log_weight(
+        z[pool],
+        np.abs(ch.pos[ch.snv[pool]] - tss) / window_bp,
+        nonlinear_annotation_informativeness=informativeness,
+        tss_proximity=tss_proximity,
+    )
+    order = pool[np.argsort(-(logit + rng.gumbel(size=pool.size)), kind="stable")[:max_tries]]
+    found = _first_viable_carriers(x_add, ch.dosage[order].T.astype(np.float64), kinds)
+    carriers = np.unique([order[c] for cols in found.values() for c in cols]).astype(np.int64)
+    k = x_add.shape[1]
+    column = {int(v): k + i for i, v in enumerate(carriers)}
+    sources = {kd: tuple(column[int(order[c])] for c in cols) for kd, cols in found.items()}
+    return carriers, sources
+
+
+def _gene_architecture(
+    ch: _Chromosome,
+    z: np.ndarray,
+    cand: np.ndarray,
+    tss: int,
+    *,
+    h2: float,
+    rngs: tuple[np.random.Generator, np.random.Generator, np.random.Generator],
+    window_bp: int,
+    nonlinear_share: float,
+    nonlinear_kinds: tuple[str, ...],
+    annotation_informativeness: float,
+    nonlinear_annotation_informativeness: float,
+    causal_range: tuple[int, int],
+    tss_proximity: float,
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str], np.ndarray, float]:
+    """A heritable gene's causal variants (sorted SNV indices, additive then nonlinear-only
+    ones), their per-allele additive effects (0 for nonlinear-only ones), per-variant and gene
+    effect kinds, genetic value (n_total,) and the nonlinear share actually used. ``cand``: the
+    window's SNVs with MAF >= causal_min_maf; ``rngs``: causal, nonlinear and carrier streams."""
+    rng_causal, rng_nl, rng_carriers = rngs
+    rel = np.abs(ch.pos[ch.snv[cand]] - tss) / window_bp
+    logit = causal_log_weight(
+        z[cand],
+        rel,
+        annotation_informativeness=annotation_informativeness,
+        tss_proximity=tss_proximity,
+    )
+    w = np.exp(logit - logit.max())
+    n_causal = min(int(rng_causal.integers(causal_range[0], causal_range[1] + 1)), cand.size)
+    causal = np.sort(rng_causal.choice(cand, size=n_causal, replace=False, p=w / w.sum()))
+    x = ch.dosage[causal].T.astype(np.float64)  # (n_total, n_causal)
+    b = rng_causal.normal(0, 1, n_causal)
+    lin = x @ b
+    lin_sd = lin.std()
+    share = nonlinear_share
+    nl, nl_kinds, nl_cols = np.zeros(x.shape[0]), [], []
+    carriers = np.zeros(0, np.int64)
+    if share > 0:
+        sources = None
+        if nonlinear_annotation_informativeness > 0:
+            carriers, sources = _annotated_carriers(
+                ch,
+                z,
+                np.setdiff1d(cand, causal),
+                x,
+                tss,
+                window_bp=window_bp,
+                informativeness=nonlinear_annotation_informativeness,
+                tss_proximity=tss_proximity,
+                kinds=nonlinear_kinds,
+                rng=rng_carriers,
+            )
+            x = np.column_stack([x, ch.dosage[carriers].T.astype(np.float64)])
+        nl, nl_kinds, nl_cols = _nonlinear_part(
+            x, b, rng=rng_nl, kinds=nonlinear_kinds, sources=sources
+        )
+        if not nl_kinds:
+            share = 0.0
+    if lin_sd == 0:  # cannot happen for MAF >= causal_min_maf, kept for safety
+        share = 1.0 if nl_kinds else 0.0
+    scale = np.sqrt(h2 * (1 - share)) / lin_sd if lin_sd > 0 else 0.0
+    g = (lin - lin.mean()) * scale + np.sqrt(h2 * share) * nl
+    kinds = (["additive"] if share < 1 else []) + nl_kinds
+    variants, beta, variant_kinds = _causal_table(
+        causal, carriers, b * scale, nl_kinds, nl_cols, additive=share < 1
+    )
+    return variants, beta, variant_kinds, kinds, g, share
+
+
+def _causal_table(
+    causal: np.ndarray,
+    carriers: np.ndarray,
+    beta: np.ndarray,
+    nl_kinds: list[str],
+    nl_cols: list[set[int]],
+    *,
+    additive: bool,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The gene's causal variants sorted by SNV index, their additive effects and effect kinds
+    ("additive", "additive+dominance", ... for the additive causal variants ``causal``, whose
+    effects are ``beta``; "dominance", "epistasis", "dominance+epistasis" with effect 0 for the
+    nonlinear-only ``carriers``, columns ``causal.size + i`` in ``nl_cols``). A carrier that no
+    picked kind uses is not causal."""
+    k = causal.size
+    keep, variant_kinds = [], []
+    for j in range(k + carriers.size):
+        parts = ["additive"] if additive and j < k else []
+        parts += [kd for kd, cols in zip(nl_kinds, nl_cols, strict=True) if j in cols]
+        if j < k or parts:
+            keep.append(j)
+            variant_kinds.append("+".join(parts) if parts else "none")
+    variants = np.concatenate([causal, carriers])[keep]
+    effects = np.concatenate([beta, np.zeros(carriers.size)])[keep]
+    order = np.argsort(variants, kind="stable")
+    return variants[order], effects[order], [variant_kinds[i] for i in order]
+
+
 def _simulate_genes(
     chroms: list[_Chromosome],
     tss_per_chrom: list[np.ndarray],
     *,
     covariates: np.ndarray,
-    window_bp: int,
-    nonlinear_share: float,
-    nonlinear_kinds: tuple[str, ...],
-    annotation_informativeness: float,
     h2_null_fraction: float,
     h2_range: tuple[float, float],
     h2_beta: tuple[float, float],
-    causal_range: tuple[int, int],
     causal_min_maf: float,
-    tss_proximity: float,
     covariate_share: float,
     seed: np.random.SeedSequence,
+    **model,
 ) -> list[_Gene]:
     """Per gene: h², causal variants, genetic value (n_total,) and raw expression (n_total,).
 
-    Each gene draws from its own random streams (causal variants / nonlinear part / noise and
-    covariate effects), so with one seed, changing nonlinear_share or annotation_informativeness
-    leaves h², noise and (for nonlinear_share) the causal variants and their effects unchanged.
+    ``model``: the keyword arguments of :func:`_gene_architecture` other than h2 and rngs. Each
+    gene draws from its own random streams (causal variants / nonlinear part / noise and covariate
+    effects / nonlinear-only carriers), so with one seed, changing nonlinear_share or the
+    informativeness parameters leaves h², noise and (for nonlinear_share and
+    nonlinear_annotation_informativeness) the additive causal variants and their draws unchanged.
     """
     n_genes = sum(t.size for t in tss_per_chrom)
     seed_h2, seed_genes = seed.spawn(2)
@@ -745,9 +991,8 @@ def _simulate_genes(
     h2 = h2_range[0] + (h2_range[1] - h2_range[0]) * rng.beta(*h2_beta, n_genes)
     n_null = int(round(h2_null_fraction * n_genes))
     h2[rng.choice(n_genes, size=n_null, replace=False)] = 0.0
-    cov_std = (covariates - covariates.mean(axis=0)) / np.where(
-        covariates.std(axis=0) > 0, covariates.std(axis=0), 1.0
-    )
+    sd = np.where(covariates.std(axis=0) > 0, covariates.std(axis=0), 1.0)
+    cov_std = (covariates - covariates.mean(axis=0)) / sd
     n_cov = cov_std.shape[1]
     zscores = []
     for ch in chroms:
@@ -763,59 +1008,24 @@ def _simulate_genes(
         for tss in tss_arr:
             g_h2 = float(h2[gi])
             gene_id = f"ENSG{gi + 1:011d}.1"
-            rng_causal, rng_nl, rng_expr = (
-                np.random.default_rng(s) for s in gene_seeds[gi].spawn(3)
+            # the first three children are what spawn(3) gave before the fourth was added
+            rng_causal, rng_nl, rng_expr, rng_carriers = (
+                np.random.default_rng(s) for s in gene_seeds[gi].spawn(4)
             )
             gi += 1
             n_total = ch.dosage.shape[1]
-            causal = np.zeros(0, np.int64)
-            beta = np.zeros(0)
-            variant_kinds: list[str] = []
-            kinds: list[str] = []
-            g = np.zeros(n_total)
-            h2_lin = h2_nl = 0.0
+            arch = (np.zeros(0, np.int64), np.zeros(0), [], [], np.zeros(n_total), 0.0)
+            cand = np.flatnonzero(
+                (np.abs(snv_pos - tss) <= model["window_bp"]) & (ch.maf >= causal_min_maf)
+            )
+            if g_h2 > 0 and cand.size == 0:
+                g_h2 = 0.0
             if g_h2 > 0:
-                cand = np.flatnonzero(
-                    (np.abs(snv_pos - tss) <= window_bp) & (ch.maf >= causal_min_maf)
+                rngs = (rng_causal, rng_nl, rng_carriers)
+                arch = _gene_architecture(
+                    ch, zscores[c], cand, int(tss), h2=g_h2, rngs=rngs, **model
                 )
-                if cand.size == 0:
-                    g_h2 = 0.0
-            if g_h2 > 0:
-                logit = causal_log_weight(
-                    zscores[c][cand],
-                    np.abs(snv_pos[cand] - tss) / window_bp,
-                    annotation_informativeness=annotation_informativeness,
-                    tss_proximity=tss_proximity,
-                )
-                w = np.exp(logit - logit.max())
-                n_causal = min(
-                    int(rng_causal.integers(causal_range[0], causal_range[1] + 1)), cand.size
-                )
-                causal = np.sort(
-                    rng_causal.choice(cand, size=n_causal, replace=False, p=w / w.sum())
-                )
-                x = ch.dosage[causal].T.astype(np.float64)  # (n_total, n_causal)
-                b = rng_causal.normal(0, 1, n_causal)
-                lin = x @ b
-                lin_sd = lin.std()
-                share = nonlinear_share
-                nl, nl_kinds, nl_cols = np.zeros(n_total), [], []
-                if share > 0:
-                    nl, nl_kinds, nl_cols = _nonlinear_part(x, b, rng=rng_nl, kinds=nonlinear_kinds)
-                    if not nl_kinds:
-                        share = 0.0
-                if lin_sd == 0:  # cannot happen for MAF >= causal_min_maf, kept for safety
-                    share = 1.0 if nl_kinds else 0.0
-                scale = np.sqrt(g_h2 * (1 - share)) / lin_sd if lin_sd > 0 else 0.0
-                beta = b * scale
-                g = (lin - lin.mean()) * scale + np.sqrt(g_h2 * share) * nl
-                h2_lin, h2_nl = g_h2 * (1 - share), g_h2 * share
-                kinds = (["additive"] if share < 1 else []) + nl_kinds
-                variant_kinds = []
-                for j in range(n_causal):
-                    parts = ["additive"] if share < 1 else []
-                    parts += [kd for kd, cols in zip(nl_kinds, nl_cols, strict=True) if j in cols]
-                    variant_kinds.append("+".join(parts) if parts else "none")
+            causal, beta, variant_kinds, kinds, g, share = arch
             noise = _standardise(rng_expr.standard_normal(n_total)) * np.sqrt(1 - g_h2)
             share_c = float(np.clip(covariate_share + rng_expr.uniform(-0.05, 0.05), 0.0, 0.95))
             gamma = rng_expr.normal(0, 1, n_cov)
@@ -827,8 +1037,8 @@ def _simulate_genes(
                     chrom=c,
                     tss=int(tss),
                     h2=g_h2,
-                    h2_linear=h2_lin,
-                    h2_nonlinear=h2_nl,
+                    h2_linear=g_h2 * (1 - share),
+                    h2_nonlinear=g_h2 * share,
                     covariate_share=share_c,
                     causal=causal,
                     beta=beta,
