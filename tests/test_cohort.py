@@ -53,3 +53,19 @@ def test_too_few_samples_hints_at_look_alike_ids():
     assert "expression ids start with a genotype id" in msg
     assert "'GTEX-0000' vs 'GTEX-0000-0226-SM-X0'" in msg
     assert "match covariates ids only when case" in msg
+
+
+def test_lost_samples_message_names_the_file_lacking_them():
+    from twasnet.cohort import lost_samples_message
+
+    ids = [f"S{i}" for i in range(10)]
+    found = intersect_samples(genotype=ids, expression=ids, covariates=ids[3:], min_samples=1)
+    files = {"genotype": "g.vcf.gz", "expression": "e.bed.gz", "covariates": "c.tsv"}
+    message = lost_samples_message(found, files)
+    assert "so the cohort has 7" in message
+    assert (
+        "3 samples are missing from the covariates file 'c.tsv' (e.g. 'S0', 'S1', 'S2')" in message
+    )
+    assert "genotype file" not in message
+    everyone = intersect_samples(genotype=ids, expression=ids, covariates=ids, min_samples=1)
+    assert lost_samples_message(everyone, files) is None

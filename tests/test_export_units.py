@@ -15,6 +15,7 @@ from twasnet.export.predictdb import (
     gene_covariance,
     gene_weights,
     gtex_varid,
+    read_predictdb,
     write_covariance,
     write_predictdb,
 )
@@ -98,6 +99,8 @@ def test_predictdb_weights_use_gtex_varids_and_the_vcf_id_as_rsid(tmp_path):
     assert gtex_varid(["chr2"], [5], ["A"], ["C"], build="") == ["chr2_5_A_C"]
     assert len(cov) == 3  # pairs i <= j of 2 SNPs
     check_predictdb(db, cov_path)
+    construction = read_predictdb(db)["construction"]
+    assert list(construction.columns) == ["chr", "cv.seed"]  # as PredictDB's model files name them
 
 
 def test_schema_check_names_the_problem(tmp_path):

@@ -169,6 +169,37 @@ def test_covariate_duplicates_and_mixed_text(tmp_path):
         read_covariates(path)
 
 
+def test_constant_and_collinear_covariates_are_named():
+    from twasnet.io.covariates import degenerate_covariates, degenerate_message
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(50, 3)), columns=["PC1", "PC2", "age"])
+    frame["batch"] = 4.0
+    frame["PC_sum"] = frame["PC1"] - 2 * frame["PC2"] + 1
+    reasons = degenerate_covariates(frame)
+    assert reasons == {
+        "batch": "constant (4 for every sample)",
+        "PC_sum": "collinear with 'PC1', 'PC2'",
+    }
+    message = degenerate_message("cov.tsv", reasons, 50)
+    assert message.startswith("Covariate file 'cov.tsv': dropping 2 covariate(s)")
+    assert degenerate_covariates(frame[["PC1", "PC2", "age"]]) == {}
+
+
+def test_annotation_match_report_flags_a_one_bp_shift():
+    from twasnet.io.annotations import low_match_warning, match_report
+
+    variants = pd.DataFrame({"chrom": "1", "pos": [100, 200, 300, 400], "ref": "A", "alt": "G"})
+    for shift, share in ((0, 1.0), (1, 0.0)):
+        ann = variants.assign(pos=variants["pos"] + shift, cadd=1.0)
+        row = match_report("1", variants, ann, match_annotations(variants, ann))
+        assert row["match_rate"] == share and row["low_match"] == (share < 0.5)
+    assert row["match_rate_if_annotations_minus_1"] == 1.0
+    text = low_match_warning("ann.tsv", row)
+    assert "matches only 0 of the 4 variants kept on chromosome 1 (0.0%, below 50%)" in text
+    assert "shifted by -1 bp" in text and "genome build" in text
+
+
 # ---------------------------------------------------------------------------------------------
 # annotations
 # ---------------------------------------------------------------------------------------------

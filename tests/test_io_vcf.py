@@ -209,6 +209,37 @@ def test_missing_index_names_the_file(tmp_path):
         _read(bcf)
 
 
+@pytest.mark.parametrize("kind", ["vcf.gz", "bcf"])
+def test_truncated_file_is_an_error_not_fewer_variants(tmp_path, kind):
+    rng = np.random.default_rng(3)
+    samples = [f"ind{i}" for i in range(40)]
+    recs, _ = random_records(rng, chrom="1", n_variants=3000, n_samples=40)
+    suffix = "bcf" if kind == "bcf" else "vcf.gz"
+    path = write_vcf(tmp_path / f"cut.{suffix}", samples, recs, kind=kind)
+    assert len(read_genotypes(path, chrom="1", samples=samples, maf_min=0.0).variants) == 3000
+    index = path + (".csi" if kind == "bcf" else ".tbi")
+    index_mtime = os.stat(index).st_mtime_ns
+    os.truncate(path, int(os.path.getsize(path) * 0.6))
+    os.utime(index, ns=(index_mtime + 10**9, index_mtime + 10**9))  # the index kept, not stale
+    with pytest.raises(InputError, match=r"cut\.(vcf\.gz|bcf)'? is truncated.*again"):
+        read_genotypes(path, chrom="1", samples=samples)
+    with pytest.raises(InputError, match="is truncated"):
+        vcf_samples(path)  # prepare_cohort's first look at the file already refuses it
+
+
+def test_index_older_than_the_file_is_an_error_naming_both(tmp_path):
+    path = write_vcf(tmp_path / "old.vcf.gz", SAMPLES, _basic_records())
+    stamp = os.stat(path).st_mtime_ns
+    os.utime(path + ".tbi", ns=(stamp - 10**9, stamp - 10**9))
+    with pytest.raises(InputError) as caught:
+        _read(path)
+    message = str(caught.value)
+    assert f"{path!r} is newer than its index {path + '.tbi'!r}" in message
+    assert f"tabix -f -p vcf {path}" in message
+    os.utime(path + ".tbi")  # re-indexed: the index is newer again
+    assert len(_read(path).variants) == 3
+
+
 def test_missing_samples_are_named(tmp_path):
     path = write_vcf(tmp_path / "a.vcf.gz", SAMPLES, _basic_records())
     with pytest.raises(InputError, match=r"a\.vcf\.gz.*lacks 2 of the 3.*GTEX-X, GTEX-Y"):

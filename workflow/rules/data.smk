@@ -51,12 +51,14 @@ rule split_samples:
 rule extract_cis:
     input:
         genotypes=lambda wc: genotype_file(wc.chrom),
+        genotype_index=genotype_index,
         samples="results/cohort/samples.tsv",
         expression="results/cohort/expression.parquet",
         annotations=optional(config["annotations"]["path"]),
     output:
         **store_files("{chrom}"),
         summary="results/cis/{chrom}/summary.json",
+        annotation_match="results/cis/{chrom}/annotation_match.tsv",
     log:
         "results/logs/extract_cis/{chrom}.log",
     benchmark:

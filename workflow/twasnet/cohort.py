@@ -118,3 +118,29 @@ def intersect_samples(
         )
         raise InputError("\n".join(lines))
     return SampleIntersection(samples=samples, counts=counts, only_in=only_in)
+
+
+def lost_samples_message(found: SampleIntersection, files: dict[str, str]) -> str | None:
+    """A warning naming, per input, how many samples of the other inputs it lacks (so they are
+    left out of the cohort), with the input's file from ``files`` (source -> path); None when
+    every input has every sample."""
+    left_out = list(dict.fromkeys(s for ids in found.only_in.values() for s in ids))
+    if not left_out:
+        return None
+    parts = []
+    for source, present in found.only_in.items():
+        here = set(present)
+        lacking = [s for s in left_out if s not in here]
+        if lacking:
+            shown = ", ".join(repr(s) for s in lacking[:3])
+            count = "1 sample is" if len(lacking) == 1 else f"{len(lacking)} samples are"
+            parts.append(
+                f"{count} missing from the {source} file {files.get(source, '?')!r} (e.g. {shown})"
+            )
+    counts = ", ".join(f"{k} {v}" for k, v in found.counts.items() if k != "intersection")
+    return (
+        f"Samples left out of the cohort: {len(left_out)} of the samples found ({counts}) are "
+        f"not in every input, so the cohort has {found.counts['intersection']}: "
+        f"{'; '.join(parts)}. Check those files' sample ids if these samples should be analysed; "
+        "results/cohort/summary.json lists every id left out."
+    )

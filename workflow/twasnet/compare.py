@@ -51,7 +51,7 @@ def wide_table(r2: pd.DataFrame, *, models: Sequence[str], metric: str) -> pd.Da
     grouped = ok.groupby(["gene_id", "model"])[metric]
     stats = pd.DataFrame({"r2": grouped.mean(), "sd": grouped.std(ddof=1), "n": grouped.size()})
     genes = sorted(r2["gene_id"].astype(str).unique())
-    out = pd.DataFrame({"gene_id": genes})
+    out = pd.DataFrame({"gene_id": pd.Series(genes, dtype=object)})  # str even with no genes
     several = r2.groupby(["gene_id", "model"]).size().max() > 1 if len(r2) else False
     for kind in ("r2", "sd", "n") if several else ("r2",):
         table = stats[kind].unstack("model").reindex(index=genes, columns=list(models))

@@ -4,7 +4,7 @@ The database has the tables of PredictDB/GTEx model files:
 ``weights(gene, rsid, varID, ref_allele, eff_allele, weight)`` (the weight multiplies the dosage of
 ``eff_allele``), ``extra(gene, genename, gene_type, n.snps.in.model, pred.perf.R2, pred.perf.pval,
 pred.perf.qval)`` plus twasnet's ``h2``, ``h2.pval``, ``heldout.R2`` and ``heldout.R2.sse``,
-``sample_info(n.samples)`` and ``construction(chromosome, cv.seed)``. The covariance file is
+``sample_info(n.samples)`` and ``construction(chr, cv.seed)``. The covariance file is
 gzipped, space-separated ``GENE RSID1 RSID2 VALUE``: the dosage covariance of each gene's model SNPs
 among the training individuals (upper triangle with the diagonal).
 """
@@ -126,7 +126,7 @@ def write_predictdb(
             _create(connection, "weights", weights, list(WEIGHT_COLUMNS))
             _create(connection, "extra", extra, list(EXTRA_COLUMNS + EXTRA_TWASNET))
             _create(connection, "sample_info", pd.DataFrame({"n.samples": [n_samples]}), None)
-            construction = pd.DataFrame({"chromosome": list(chromosomes), "cv.seed": seed})
+            construction = pd.DataFrame({"chr": list(chromosomes), "cv.seed": seed})
             _create(connection, "construction", construction, None)
             connection.executescript(
                 "CREATE INDEX weights_rsid ON weights (rsid);"
@@ -198,7 +198,7 @@ def check_predictdb(db_path: str | Path, covariance_path: str | Path | None = No
         "weights": WEIGHT_COLUMNS,
         "extra": EXTRA_COLUMNS,
         "sample_info": ("n.samples",),
-        "construction": ("chromosome", "cv.seed"),
+        "construction": ("chr", "cv.seed"),
     }
     for name, columns in required.items():
         if name not in tables:

@@ -182,3 +182,66 @@ def match_annotations(
     out = pd.DataFrame(values, index=variants.index, columns=pd.Index(ann_cols, dtype=object))
     out[MISSING_COLUMN] = (~found).astype(np.float64)
     return out
+
+
+# Below this share of a chromosome's kept variants with an annotation row, the annotation file is
+# almost certainly on another genome build or coordinate convention: extract_cis warns (console,
+# log and results/cis/<chrom>/annotation_match.tsv).
+MIN_MATCH_RATE = 0.5
+MATCH_COLUMNS = (
+    "chrom",
+    "n_variants",
+    "n_matched",
+    "match_rate",
+    "match_rate_if_annotations_minus_1",
+    "match_rate_if_annotations_plus_1",
+    "low_match",
+)
+
+
+def match_report(
+    chrom: str, variants: pd.DataFrame, annotations: pd.DataFrame, matched: pd.DataFrame
+) -> dict:
+    """One row of annotation_match.tsv: how many of the chromosome's variants ``matched``
+    (:func:`match_annotations`) found an annotation row, and the share whose position would match
+    one if the annotation positions were 1 bp lower or higher (a 0- vs 1-based mix-up shows as
+    ~1.0 in one of them)."""
+    n_variants = len(variants)
+    n_matched = int((matched[MISSING_COLUMN] == 0).sum()) if n_variants else 0
+    pos = variants["pos"].to_numpy(dtype=np.int64)
+    known = annotations["pos"].to_numpy(dtype=np.int64)
+
+    def rate(count: int | np.integer) -> float:
+        return float(count) / n_variants if n_variants else float("nan")
+
+    row = {"chrom": chrom, "n_variants": n_variants, "n_matched": n_matched}
+    row["match_rate"] = rate(n_matched)
+    row["match_rate_if_annotations_minus_1"] = rate(np.isin(pos + 1, known).sum())
+    row["match_rate_if_annotations_plus_1"] = rate(np.isin(pos - 1, known).sum())
+    row["low_match"] = bool(n_variants and row["match_rate"] < MIN_MATCH_RATE)
+    return row
+
+
+def low_match_warning(path: str, row: dict) -> str | None:
+    """The warning for a :func:`match_report` row below :data:`MIN_MATCH_RATE`, else None."""
+    if not row["low_match"]:
+        return None
+    shifts = {
+        -1: row["match_rate_if_annotations_minus_1"],
+        1: row["match_rate_if_annotations_plus_1"],
+    }
+    shift = max(shifts, key=lambda k: shifts[k])
+    shifted = shifts[shift]
+    text = (
+        f"Annotation file {path!r} matches only {row['n_matched']:,} of the {row['n_variants']:,} "
+        f"variants kept on chromosome {row['chrom']} ({row['match_rate']:.1%}, below "
+        f"{MIN_MATCH_RATE:.0%}); the others get annotations.fill_value and annotation_missing = 1. "
+        "Check that the annotations use the genotypes' genome build (e.g. GRCh38 vs GRCh37) and "
+        "1-based positions as in VCF POS (a BED-derived file is 0-based: add 1 to its start)."
+    )
+    if shifted >= MIN_MATCH_RATE:
+        text += (
+            f" {shifted:.1%} of the variants would match if the annotation positions were "
+            f"shifted by {shift:+d} bp: an off-by-one position convention."
+        )
+    return text

@@ -116,3 +116,48 @@ def read_covariates(path: str, *, samples: Sequence[str] | None = None) -> pd.Da
     frame = pd.DataFrame(columns, index=pd.Index(sample_ids, name="sample_id", dtype=str))
     frame.columns = pd.Index(list(columns), dtype=str)
     return frame.astype(np.float64)
+
+
+# A covariate whose part not explained by the intercept and the covariates kept before it has a
+# norm below this fraction of its own centred norm is collinear with them.
+COLLINEAR_RTOL = 1e-8
+
+
+def degenerate_covariates(frame: pd.DataFrame) -> dict[str, str]:
+    """Covariates (columns of ``frame``, samples as rows) that an OLS adjustment with intercept
+    cannot use, each with the reason: constant over the samples, or a linear combination of the
+    intercept and the covariates before it (named). Judged in column order, so of two collinear
+    covariates the second is reported; the rest form a full-rank design."""
+    from twasnet.adjust import is_constant
+
+    n = len(frame)
+    basis = np.ones((n, 1)) / np.sqrt(max(n, 1))
+    kept: list[str] = []
+    reasons: dict[str, str] = {}
+    for name in frame.columns:
+        x = frame[name].to_numpy(dtype=np.float64)
+        if n == 0 or is_constant(x.mean(), x.std()):
+            reasons[str(name)] = f"constant ({x[0]:g} for every sample)" if n else "no samples"
+            continue
+        residual = x - basis @ (basis.T @ x)
+        residual -= basis @ (basis.T @ residual)  # twice: Gram-Schmidt loses orthogonality
+        if np.linalg.norm(residual) <= COLLINEAR_RTOL * np.linalg.norm(x - x.mean()):
+            design = np.column_stack([np.ones(n), frame[kept].to_numpy(dtype=np.float64)])
+            coef = np.linalg.lstsq(design, x, rcond=None)[0][1:]
+            spread = frame[kept].std(ddof=0).to_numpy() * np.abs(coef)
+            used = [k for k, s in zip(kept, spread, strict=True) if s > 1e-6 * x.std()]
+            reasons[str(name)] = f"collinear with {', '.join(map(repr, used)) or 'the intercept'}"
+            continue
+        basis = np.column_stack([basis, residual / np.linalg.norm(residual)])
+        kept.append(str(name))
+    return reasons
+
+
+def degenerate_message(path: str, reasons: dict[str, str], n_samples: int) -> str:
+    """The warning for covariates :func:`degenerate_covariates` found and the run drops."""
+    listed = "; ".join(f"{name!r}: {why}" for name, why in reasons.items())
+    return (
+        f"Covariate file {path!r}: dropping {len(reasons)} covariate(s) that cannot be adjusted "
+        f"for on the {n_samples} cohort samples ({listed}). The other covariates are used; "
+        "remove these from the file (or fix their values) to silence this warning."
+    )

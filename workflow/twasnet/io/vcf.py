@@ -96,6 +96,7 @@ def _open(path: str, *, samples: Sequence[str] | None = None, gts012: bool = Tru
         )
     if not os.path.isfile(path):
         raise InputError(f"Genotype file {path!r} is not a regular file.")
+    _require_complete(path)
     try:
         if samples is None:
             return cyvcf2.VCF(path, gts012=gts012, lazy=True, threads=1)
@@ -146,15 +147,25 @@ def vcf_chromosomes(path: str) -> list[str]:
         vcf.close()
 
 
-def _index_path(path: str) -> str | None:
+def index_path(path: str) -> str | None:
+    """The genotype file's index (``.csi`` preferred, else ``.tbi``), or None when it has none."""
     for suffix in (".csi", ".tbi"):
         if os.path.exists(path + suffix):
             return path + suffix
     return None
 
 
+def _reindex_command(path: str) -> str:
+    if path.endswith(".bcf"):
+        return f"`bcftools index -f {path}`"
+    return f"`tabix -f -p vcf {path}` (or `bcftools index -f {path}`)"
+
+
 def _require_index(path: str) -> None:
-    if _index_path(path) is None:
+    """InputError unless ``path`` has an index at least as new as the file itself (an index older
+    than the file was made for other content: region queries then miss or misplace records)."""
+    index = index_path(path)
+    if index is None:
         is_bcf = path.endswith(".bcf")
         how = (
             f"`bcftools index {path}`"
@@ -164,6 +175,36 @@ def _require_index(path: str) -> None:
         raise InputError(
             f"Genotype file {path!r} has no index ({path}.tbi or {path}.csi not found). "
             f"Create one with {how}; the file must be bgzip-compressed and sorted."
+        )
+    if os.stat(index).st_mtime_ns < os.stat(path).st_mtime_ns:
+        raise InputError(
+            f"Genotype file {path!r} is newer than its index {index!r}: the file was rewritten "
+            "after it was indexed, so region queries would read the wrong records. Re-index it "
+            f"with {_reindex_command(path)}."
+        )
+
+
+# The empty BGZF block that ends every complete bgzip (and BCF) file (SAM/BAM spec, 4.1.2).
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _require_complete(path: str) -> None:
+    """InputError if a BGZF-compressed ``path`` lacks the end-of-file block: the file is
+    truncated (an interrupted copy or download) and htslib would stop early without an error."""
+    with open(path, "rb") as handle:
+        head = handle.read(18)
+        if not (head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"):
+            return  # not BGZF (plain text, or not a genotype file): _open judges it
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - len(BGZF_EOF)))
+        tail = handle.read()
+    if tail != BGZF_EOF:
+        raise InputError(
+            f"Genotype file {path!r} is truncated: it does not end with the BGZF end-of-file "
+            f"block ({size:,} bytes), so records at its end are missing. Copy or download it "
+            "again (compare its size or checksum with the source), or recompress it with "
+            f"`bgzip`, then re-index it with {_reindex_command(path)}."
         )
 
 
