@@ -1,31 +1,27 @@
-"""How much could an annotation prior help on a simulated scenario? A ceiling for cnn_annot.
+"""How much could annotations help on a simulated scenario? A ceiling for enet_annot and cnn_annot.
 
-For one split of a finished scenario run, every selected gene fits the annotated lasso that
-decides cnn_annot's prior strength (:func:`twasnet.models.deep.annotated_lasso_errors`: the
-linear warm-up with ``s_j = r_j^tau mean(r^-tau) delta_j``, fitted on training rows outside the
-second inner fold, scored on that fold) with three relevances ``r``:
+For one split of a finished scenario run, every selected gene (training individuals only, its
+inner K-fold CV) is scored along the two routes by which twasnet's models use annotations, each
+with three relevances ``r``:
 
-* ``learned``: the run's shared prior ``f_theta`` (``results/priors/cnn_annot.split<r>.pt``);
-* ``simulated``: the simulation's own causal weight, ``exp`` of
-  :func:`twasnet.simulate.causal_log_weight` (annotations standardised over the selected genes'
-  variants rather than the whole chromosome) scaled to a maximum of 1, floored at ``exp(-4)``
-  (variants below the causal MAF floor too) -- the true prior an annotation model could at best
-  learn, with the causal indicator's range: s_j scales with r_j, so a wider range of r is a
-  wider range of step sizes, and unfloored (``exp(-10)``) the fits diverged;
-* ``causal``: 1 for the gene's simulated causal variants, 0.02 for the rest -- a perfect
-  annotation, beyond any real one.
+* ``learned``: the run's cnn_annot prior (``results/priors/cnn_annot.split<r>.json``; for the
+  nonlinear route the part fitted without the gene);
+* ``simulated``: the simulation's own weight (``exp`` of :func:`twasnet.simulate.causal_log_weight`
+  or :func:`twasnet.simulate.nonlinear_log_weight`, annotations standardised over the selected
+  genes' variants), scaled to a maximum of 1 and floored at ``exp(-4)``;
+* ``causal``: 1 for the gene's simulated causal variants of that route (additive, or acting
+  recessively / interacting), 0.02 for the rest -- a perfect annotation, beyond any real one.
 
-It prints, per relevance and ``tau``, the mean held-out-fold MSE (standardised expression) over
-genes and its reduction from ``tau = 0`` (plain cnn's lasso) with the SE over genes. Run
+Routes: ``additive`` -- the elastic net with penalty factors ``r^-tau`` (enet_annot's and the core
+of cnn_annot); the score is its minimum CV MSE. ``nonlinear`` -- the deep models' term screen
+weighted by ``r^tau`` on the residual of the core elastic net (cnn_annot's nonlinear search); the
+score is the K-fold CV MSE of core + terms. Both are divided by var(y), and the table gives the mean
+over genes, its reduction from ``tau = 0`` and the SE over genes. Run
 ``.venv/bin/python benchmarks/annotation_ceiling.py --run <scenario dir> [--split 0]``.
 """
 
 from __future__ import annotations
 
-# isort: off
-import twasnet  # noqa: F401  first: sets OMP_WAIT_POLICY before torch starts OpenMP
-
-# isort: on
 import argparse
 import json
 import math
@@ -33,47 +29,81 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
-from twasnet.models.cnn import check_architecture
-from twasnet.models.deep import (
-    TRAINING_DEFAULTS,
-    PriorGene,
-    annotated_lasso_errors,
-    load_prior,
-    prior_module,
-)
-from twasnet.simulate import ANNOTATION_COLUMNS, causal_log_weight
+from twasnet.models.deep import CNNModel
+from twasnet.models.deep.prior import load_prior, screen_relevance
+from twasnet.models.enet import ElasticNetCV
+from twasnet.models.enet_annot import prior_relevance
+from twasnet.simulate import ANNOTATION_COLUMNS, causal_log_weight, nonlinear_log_weight
 from twasnet.stages import selected_training_inputs
 
 CAUSAL_RELEVANCE, OTHER_RELEVANCE = 1.0, 0.02
 LOG_FLOOR = -4.0  # the same ~50x range of relevance as the causal indicator
 
 
-class FixedRelevance(nn.Module):
-    """A prior that returns the given relevance ``r`` (p,) whatever the features."""
-
-    def __init__(self, relevance: np.ndarray) -> None:
-        super().__init__()
-        self.register_buffer("relevance", torch.as_tensor(relevance, dtype=torch.float32))
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.relevance
-
-
-def simulated_relevance(variants: pd.DataFrame, tss: float, zmean, zsd, sim: dict) -> np.ndarray:
-    """The simulation's causal weight of each variant (p,), scaled to a maximum of 1."""
+def simulated_relevance(variants, tss, zmean, zsd, sim, *, route: str) -> np.ndarray:
+    """The simulation's weight of each variant (p,) on ``route``, scaled to a maximum of 1."""
     z = (variants[[f"annot_{c}" for c in ANNOTATION_COLUMNS]].to_numpy(float) - zmean) / zsd
     distance = np.abs(variants["pos"].to_numpy(float) - tss) / sim["window_bp"]
-    logit = causal_log_weight(
-        z,
-        distance,
-        annotation_informativeness=sim["annotation_informativeness"],
-        tss_proximity=sim["tss_proximity"],
-    )
+    if route == "additive":
+        inform = {"annotation_informativeness": sim["annotation_informativeness"]}
+        logit = causal_log_weight(z, distance, tss_proximity=sim["tss_proximity"], **inform)
+    else:
+        inform = sim.get("nonlinear_annotation_informativeness", 0.0)
+        logit = nonlinear_log_weight(
+            z,
+            distance,
+            tss_proximity=sim["tss_proximity"],
+            nonlinear_annotation_informativeness=inform,
+        )
     logit = np.where(variants["maf"].to_numpy() >= sim["causal_min_maf"], logit, -np.inf)
     return np.exp(np.clip(logit - logit.max(), LOG_FLOOR, 0.0))
+
+
+class _Weighted(CNNModel):
+    """cnn's core and term screen (no encoder) with the given screen weights."""
+
+    def __init__(self, options, **params):
+        super().__init__(**params)
+        self.options = options
+
+    def _screen_weights(self, inputs):
+        return self.options
+
+
+def additive_errors(g, relevances, strengths, enet_params) -> dict[str, list[float]]:
+    out = {}
+    for name, r in relevances.items():
+        out[name] = [
+            float(
+                ElasticNetCV(**enet_params)
+                .fit(g.x, g.y, folds=g.folds, penalty_factor=None if t == 0 else r**-t)
+                .cv_mse_.min()
+            )
+            for t in strengths
+        ]
+    return out
+
+
+def nonlinear_errors(g, relevances, strengths, deep_params) -> dict[str, list[float]]:
+    out = {}
+    for name, r in relevances.items():
+        options = [(t, None if t == 0 else r**t) for t in strengths]
+        model = _Weighted(options, **{**deep_params, "training": {"max_epochs": 0}})
+        model.fit(g)
+        _, errors = model.terms_cv_errors_
+        out[name] = [float(e.mean()) for e in errors]
+    return out
+
+
+def _truth_masks(run: Path):
+    truth = pd.read_csv(run / "data/truth_variants.tsv.gz", sep="\t")
+    truth = truth[truth["causal"] == 1]
+    kinds = (
+        truth["effect_kind"].astype(str) if "effect_kind" in truth else pd.Series("", truth.index)
+    )
+    nonlinear = kinds.str.contains("dominance|epistasis")
+    return truth, nonlinear
 
 
 def main() -> None:
@@ -85,10 +115,6 @@ def main() -> None:
     run, r = args.run, args.split
     config = json.loads((run / "results/provenance.json").read_text())["config"]
     sim = json.loads((run / "data/simulation.json").read_text())["parameters"]
-    arch = check_architecture({**config["cnn_annot"]["architecture"], "pairs": 0})
-    training = {**TRAINING_DEFAULTS, **config["cnn_annot"]["training"]}
-    torch.set_num_threads(1)
-    device = torch.device("cpu")
     genes = selected_training_inputs(
         split=r,
         selection_path=str(run / "results/genes/selection.tsv"),
@@ -100,58 +126,63 @@ def main() -> None:
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
     )
-    truth = pd.read_csv(run / "data/truth_variants.tsv.gz", sep="\t")
-    truth = truth[truth["causal"] == 1]
+    truth, nonlinear_kind = _truth_masks(run)
     tss = pd.read_csv(run / "data/truth_genes.tsv", sep="\t").set_index("gene_id")["tss"]
     annotations = np.concatenate(
         [g.variants[[f"annot_{c}" for c in ANNOTATION_COLUMNS]].to_numpy(float) for _, g in genes]
     )
     zmean = annotations.mean(axis=0)
     zsd = np.where(annotations.std(axis=0) > 0, annotations.std(axis=0), 1.0)
-    learned = prior_module(load_prior(run / f"results/priors/cnn_annot.split{r}.pt"))
-    learned.requires_grad_(False)
-    errors: dict[str, list[np.ndarray]] = {"learned": [], "simulated": [], "causal": []}
-    for gene_id, g in genes:
-        if len(np.unique(g.folds)) < 3:
-            continue
-        gene = PriorGene(x=g.x, y=g.y, folds=g.folds, features=g.features)
-        causal = np.isin(g.variants["pos"].to_numpy(), truth.loc[truth.gene_id == gene_id, "pos"])
-        priors = {
-            "learned": learned,
-            "simulated": FixedRelevance(
-                simulated_relevance(g.variants, tss[gene_id], zmean, zsd, sim)
-            ),
-            "causal": FixedRelevance(np.where(causal, CAUSAL_RELEVANCE, OTHER_RELEVANCE)),
-        }
-        for name, prior in priors.items():
-            errors[name].append(
-                annotated_lasso_errors(
-                    gene,
-                    prior,
-                    args.strengths,
-                    arch=arch,
-                    training=training,
-                    seed=config["seed"],
-                    device=device,
-                )
-            )
+    prior = load_prior(run / f"results/priors/cnn_annot.split{r}.json")
+    cnn = {k: v for k, v in config["cnn_annot"].items() if k not in ("prior", "strengths")}
+    enet = {k: config["enet"][k] for k in ("alpha", "n_lambda", "lambda_min_ratio")}
     rows = []
-    for name, per_gene in errors.items():
-        e = np.array(per_gene)  # (genes, strengths)
-        gain = e[:, [0]] - e
-        for t, tau in enumerate(args.strengths):
-            rows.append(
-                {
-                    "relevance": name,
-                    "tau": tau,
-                    "mse": e[:, t].mean(),
-                    "gain_vs_first": gain[:, t].mean(),
-                    "gain_se": gain[:, t].std(ddof=1) / math.sqrt(len(e)),
-                    "n_genes": len(e),
-                }
+    for gene_id, g in genes:
+        pos = g.variants["pos"].to_numpy()
+        mine = truth["gene_id"] == gene_id
+        var_y = float(np.var(g.y))
+        for route in ("additive", "nonlinear"):
+            marks = truth.loc[
+                mine & (nonlinear_kind if route == "nonlinear" else ~nonlinear_kind), "pos"
+            ]
+            causal = np.isin(pos, marks)
+            learned = (
+                prior_relevance(prior["additive"], g.features)
+                if route == "additive"
+                else screen_relevance(prior, g.features, gene_id=gene_id)
             )
-    print(f"{run} split {r}: annotated lasso, held-out inner fold")
-    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+            relevances = {
+                "learned": learned,
+                "simulated": simulated_relevance(
+                    g.variants, tss[gene_id], zmean, zsd, sim, route=route
+                ),
+                "causal": np.where(causal, CAUSAL_RELEVANCE, OTHER_RELEVANCE),
+            }
+            if route == "additive":
+                errors = additive_errors(g, relevances, args.strengths, enet)
+            else:
+                errors = nonlinear_errors(g, relevances, args.strengths, cnn)
+            for name, e in errors.items():
+                rows += [
+                    {
+                        "route": route,
+                        "relevance": name,
+                        "tau": t,
+                        "gene_id": gene_id,
+                        "mse": e[i] / var_y,
+                        "gain": (e[0] - e[i]) / var_y,
+                    }
+                    for i, t in enumerate(args.strengths)
+                ]
+    table = pd.DataFrame(rows)
+    summary = table.groupby(["route", "relevance", "tau"], sort=False).agg(
+        mse=("mse", "mean"),
+        gain=("gain", "mean"),
+        gain_se=("gain", lambda v: v.std(ddof=1) / math.sqrt(len(v))),
+        n_genes=("gain", "size"),
+    )
+    print(f"{run} split {r}: CV MSE / var(y) over genes, by annotation route and relevance")
+    print(summary.reset_index().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Per-gene training time of cnn / cnn_annot (frozen prior) next to elastic net.
+"""Per-gene training time of cnn / cnn_annot next to the elastic net they nest, in one run.
 
 Genotype-like data: a latent AR(1) Gaussian per individual thresholded into 0/1/2 by each
-variant's MAF; expression = 5 additive causal variants + noise (h2 0.2). n = 600 (480 training,
-10 inner folds), p in {1000, 3000}, 2 CPU threads; a CUDA column when CUDA is available.
-Run: ``.venv/bin/python benchmarks/deep.py [--genes 3] [--prior-genes 4]``.
+variant's MAF; expression = 5 additive causal variants (+ with ``--interaction`` a product of two
+of them) + noise (h2 0.2). n = 600 (480 training, 10 inner folds), p in {1000, 3000}, the model
+settings of config/config.yaml, 2 CPU threads; a CUDA column when CUDA is available. The
+cnn_annot prior is fitted on ``--prior-genes`` genes first (its time is printed apart). The ratio
+column is the deep model's time over enet's on the same gene. Target (issue 14): <= 3x on CPU.
+Run: ``.venv/bin/python benchmarks/deep.py [--genes 3] [--prior-genes 4] [--interaction]``.
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ import twasnet  # noqa: F401  first: sets OMP_WAIT_POLICY before torch starts Op
 
 # isort: on
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import yaml
 from scipy.stats import norm
 
-from twasnet.models.deep import (
-    AnnotatedCNNModel,
-    CNNModel,
-    PriorGene,
-    save_prior,
-    train_annotation_prior,
-)
+from twasnet.models.deep import AnnotatedCNNModel, CNNModel
+from twasnet.models.deep.prior import fit_prior, save_prior
 from twasnet.models.enet import ElasticNetCV
 from twasnet.models.registry import TrainingInputs
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
 
 def genotypes(rng: np.random.Generator, n: int, p: int, rho: float = 0.9) -> np.ndarray:
@@ -42,11 +45,14 @@ def genotypes(rng: np.random.Generator, n: int, p: int, rho: float = 0.9) -> np.
     return (z > norm.ppf((1 - maf) ** 2)).astype(float) + (z > norm.ppf(1 - maf**2))
 
 
-def gene(seed: int, n: int, p: int):
+def gene(seed: int, n: int, p: int, interaction: bool = False):
     rng = np.random.default_rng(seed)
     x = genotypes(rng, n, p)
     causal = rng.choice(p, 5, replace=False)
     g = x[:, causal] @ rng.normal(0, 1, 5)
+    if interaction:
+        z = (x - x.mean(0)) / np.maximum(x.std(0), 1e-12)
+        g = g + z[:, causal[0]] * z[:, causal[1]] * g.std()
     y = g + rng.normal(0, g.std() * 2.0, n)
     features = np.column_stack(
         [np.isin(np.arange(p), causal) | (rng.random(p) < 0.05), rng.random(p), x.mean(0) / 2]
@@ -54,65 +60,68 @@ def gene(seed: int, n: int, p: int):
     return x, y, features
 
 
+def inputs_of(x, y, f, *, seed, threads, n_train=480):
+    return TrainingInputs(
+        x=x[:n_train],
+        y=y[:n_train],
+        folds=np.arange(n_train) % 10,
+        variants=pd.DataFrame(),
+        features=f,
+        seed=seed,
+        threads=threads,
+        gene_id=f"gene{seed}",
+    )
+
+
+def timed(model, inputs, x, y, n_train=480):
+    start = time.perf_counter()
+    model.fit(inputs)
+    seconds = time.perf_counter() - start
+    r2 = float(np.corrcoef(model.predict(x[n_train:]), y[n_train:])[0, 1] ** 2)
+    return seconds, r2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--genes", type=int, default=2, help="genes timed per p")
+    parser.add_argument("--genes", type=int, default=3, help="genes timed per p")
     parser.add_argument("--prior-genes", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--interaction", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    n, n_train = 600, 480
-    folds = np.arange(n_train) % 10
+    config = yaml.safe_load(CONFIG.read_text())
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
     for p in (1000, 3000):
-        prior_genes = []
-        for i in range(args.prior_genes):
-            x, y, f = gene(1000 + i, n_train, p)
-            prior_genes.append(PriorGene(x=x, y=y, folds=folds, features=f))
-        start = time.perf_counter()
-        prior = train_annotation_prior(
-            prior_genes, seed=1, device="cpu", threads=args.threads, prior={"max_epochs": 40}
-        )
-        prior_s = time.perf_counter() - start
-        path = f"/tmp/twasnet_bench_prior_{p}.pt"
-        save_prior(prior, path)
-        print(
-            f"p={p}: prior over {args.prior_genes} genes {prior_s:.1f} s "
-            f"({prior['n_epochs_run']} epochs)",
-            flush=True,
-        )
-        for g in range(args.genes):
-            x, y, f = gene(g, n, p)
-            train, test = np.arange(n_train), np.arange(n_train, n)
-            inputs = TrainingInputs(
-                x=x[train],
-                y=y[train],
-                folds=folds,
-                variants=pd.DataFrame(),
-                features=f,
-                seed=g,
-                threads=args.threads,
+        prior_genes = [
+            (
+                f"prior{i}",
+                inputs_of(
+                    *gene(1000 + i, 480, p, args.interaction), seed=1000 + i, threads=args.threads
+                ),
             )
+            for i in range(args.prior_genes)
+        ]
+        start = time.perf_counter()
+        prior = fit_prior(prior_genes, seed=1, prior=config["cnn_annot"]["prior"])
+        print(f"p={p}: prior over {args.prior_genes} genes {time.perf_counter() - start:.1f} s")
+        path = Path(tempfile.mkdtemp()) / "prior.json"
+        save_prior(prior, path)
+        for g in range(args.genes):
+            x, y, f = gene(g, 600, p, args.interaction)
+            inputs = inputs_of(x, y, f, seed=g, threads=args.threads)
             row = {"p": p, "gene": g}
-
-            def r2(pred, y=y, test=test):
-                return float(np.corrcoef(pred, y[test])[0, 1] ** 2)
-
-            start = time.perf_counter()
-            enet = ElasticNetCV(n_threads=args.threads).fit(x[train], y[train], folds=folds)
-            row["enet_s"] = time.perf_counter() - start
-            row["enet_r2"] = r2(enet.predict(x[test]))
+            row["enet_s"], row["enet_r2"] = timed(ElasticNetModelLike(args.threads), inputs, x, y)
             for dev in devices:
-                for name, model in (
-                    ("cnn", CNNModel(device=dev)),
-                    ("annot", AnnotatedCNNModel(prior_path=path, device=dev)),
+                for name, cls, extra in (
+                    ("cnn", CNNModel, {}),
+                    ("cnn_annot", AnnotatedCNNModel, {"prior_path": str(path)}),
                 ):
-                    start = time.perf_counter()
-                    model.fit(inputs)
-                    row[f"{name}_{dev}_s"] = time.perf_counter() - start
-                    row[f"{name}_{dev}_r2"] = r2(model.predict(x[test]))
-                    row[f"{name}_{dev}_epochs"] = model.hyperparameters()["n_epochs_run"]
+                    params = {**config[name], **extra, "device": dev}
+                    model = cls(**params)
+                    row[f"{name}_{dev}_s"], row[f"{name}_{dev}_r2"] = timed(model, inputs, x, y)
+                    row[f"{name}_{dev}_ratio"] = row[f"{name}_{dev}_s"] / row["enet_s"]
+                    row[f"{name}_{dev}_nonlinear"] = model.hyperparameters()["nonlinear_used"]
             rows.append(row)
             print(
                 "  "
@@ -123,6 +132,20 @@ def main() -> None:
             )
     table = pd.DataFrame(rows)
     print(table.groupby("p").mean(numeric_only=True).drop(columns="gene").round(3).T.to_string())
+
+
+class ElasticNetModelLike:
+    """enet as the workflow fits it (the registry's estimator), timed the same way."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def fit(self, inputs):
+        self.fit_ = ElasticNetCV(n_threads=self.threads).fit(inputs.x, inputs.y, folds=inputs.folds)
+        return self
+
+    def predict(self, x):
+        return self.fit_.predict(x)
 
 
 if __name__ == "__main__":

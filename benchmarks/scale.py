@@ -29,7 +29,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-MODELS = ["enet", "enet_annot", "cnn", "cnn_annot", "cnn_annot_local"]
+MODELS = ["enet", "enet_annot", "enet_features", "cnn", "cnn_annot"]
 N_CHROM = 22
 
 
@@ -49,7 +49,7 @@ def stub_workdir(workdir: Path, n_genes: int, genes_per_job: int | None = None) 
     selection = workdir / "results" / "genes" / "selection.tsv"
     paths += [selection]
     paths += [workdir / "results" / "priors" / n for n in ("enet_annot.split0.json",)]
-    paths += [workdir / "results" / "priors" / "cnn_annot.split0.pt"]
+    paths += [workdir / "results" / "priors" / "cnn_annot.split0.json"]
     rows = ["gene_id\tchrom\tsplit\tstatus\treason"]
     rows += [f"G{g:05d}\t{chroms[g % N_CHROM]}\t0\tselected\tstub" for g in range(n_genes)]
     selection.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
 """One `cnn` fit on 1 and 2 torch threads, with OpenMP threads waiting actively and passively.
 
 Each cell is a fresh process, because ``OMP_WAIT_POLICY`` is read when torch loads its OpenMP
-runtime. Gene as in ``benchmarks/deep.py`` (n = 600, 480 training), a short fit (20 linear-warm-up
-and 10 joint epochs, one grid point). The ratio is against 1 thread with passive waiting, in the
-same run. Run: ``.venv/bin/python benchmarks/threads.py [--p 1000]``.
+runtime. Gene as in ``benchmarks/deep.py`` (n = 600, 480 training), a short fit (the elastic-net
+core, the term screen and 20 encoder epochs per CV fold). The ratio is against 1 thread with
+passive waiting, in the same run. Run: ``.venv/bin/python benchmarks/threads.py [--p 1000]``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from twasnet.models.registry import TrainingInputs
 x, y, f = gene(0, 600, {p})
 inputs = TrainingInputs(x=x[:480], y=y[:480], folds=np.arange(480) % 10,
                         variants=pd.DataFrame(), features=f, seed=0, threads={threads})
-model = CNNModel(device="cpu", grid={{"l1_scaling": [0.2]}},
-                 training={{"linear_epochs": 20, "max_epochs": 10, "patience": 100}})
+model = CNNModel(device="cpu", n_se=0.0, training={{"max_epochs": 20}})
 start = time.perf_counter()
 model.fit(inputs)
 print(time.perf_counter() - start)

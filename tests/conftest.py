@@ -42,16 +42,19 @@ def tiny_cohort(tmp_path_factory) -> dict[str, str]:
     return simulate_cohort(out_dir=out, **PRESETS["tiny"])
 
 
-ALL_MODELS = ("enet", "enet_annot", "cnn", "cnn_annot", "cnn_annot_local")
+from twasnet.models.registry import MODELS  # noqa: E402
+
+ALL_MODELS = tuple(MODELS)
 # Small training budgets: the workflow tests check wiring and invariants, not accuracy (the
-# models' accuracy is tested in test_deep.py and benchmarks/).
+# models' accuracy is tested in test_deep.py and benchmarks/). A lenient screen and no margin,
+# so the tiny run's deep fits keep terms and the encoder and every path is exercised.
 TINY_DEEP = {
     "device": "cpu",
-    "architecture": {"channels": [4], "hidden": 8, "pairs": 4},
-    "training": {"max_epochs": 5, "patience": 2},
-    "grid": {},
+    "n_se": 0.0,
+    "terms": {"candidates": 16, "max_terms": 4, "alpha": 0.5},
+    "architecture": {"candidates": 16, "channels": [4], "hidden": 8},
+    "training": {"max_epochs": 5},
 }
-TINY_PRIOR = {"hidden": [8], "max_epochs": 5, "patience": 2}
 
 
 def tiny_config(cohort: dict[str, str], **overrides) -> dict:
@@ -70,9 +73,9 @@ def tiny_config(cohort: dict[str, str], **overrides) -> dict:
         "models": list(ALL_MODELS),
         "enet": {"alpha": 0.5, "n_lambda": 100, "lambda_min_ratio": None},
         "enet_annot": {"strengths": [0, 1]},
+        "enet_features": {"terms": TINY_DEEP["terms"]},
         "cnn": TINY_DEEP,
-        "cnn_annot": TINY_DEEP | {"prior": TINY_PRIOR},
-        "cnn_annot_local": TINY_DEEP | {"prior": TINY_PRIOR},
+        "cnn_annot": TINY_DEEP | {"strengths": [0, 1], "prior": {"p_threshold": 0.05}},
     }
     config.update(overrides)
     return config

@@ -145,11 +145,14 @@ def test_comparison_pairs_the_genes_both_models_scored(finished_run):
     comparison = pd.read_csv(workdir / "results/tables/comparison.tsv", sep="\t")
     assert comparison[["model_a", "model_b"]].values.tolist() == [
         ["cnn", "enet"],
+        ["cnn", "enet_features"],
+        ["enet_features", "enet"],
         ["cnn_annot", "cnn"],
         ["enet_annot", "enet"],
         ["cnn_annot", "enet_annot"],
-        ["cnn_annot", "enet"],
-        ["cnn_annot", "cnn_annot_local"],
+        ["enet", "lasso"],
+        ["enet", "blup"],
+        ["enet", "top1"],
     ]
     ok = r2[r2["status"] == "ok"]
     for row in comparison.itertuples():
@@ -158,7 +161,7 @@ def test_comparison_pairs_the_genes_both_models_scored(finished_run):
         assert row.n_genes == len(both) > 0
         assert row.mean_delta_ci_low <= row.mean_delta <= row.mean_delta_ci_high
         if row.sign_n_better + row.sign_n_worse == 0:
-            # identical scores (cnn_annot is cnn when the prior strength is 0): no test applies
+            # identical scores (a deep model that kept no addition is its core): no test applies
             assert row.mean_delta == 0 and np.isnan(row.wilcoxon_p) and not row.significant_holm
         else:
             assert 0 <= row.wilcoxon_p <= row.wilcoxon_p_holm <= 1
@@ -171,7 +174,7 @@ def test_comparison_pairs_the_genes_both_models_scored(finished_run):
     assert len(per_gene) == comparison["n_genes"].sum()
     assert per_gene["p"].between(0, 1).all()
     text = (workdir / "results/tables/comparison.md").read_text()
-    assert "cnn_annot vs cnn_annot_local" in text and "Wilcoxon" in text
+    assert "cnn vs enet_features" in text and "Wilcoxon" in text
 
 
 def test_forced_rerun_gives_byte_identical_tables_and_figures(finished_run):

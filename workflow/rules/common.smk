@@ -7,14 +7,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from twasnet.io.expression import read_expression_chromosomes  # noqa: E402
-from twasnet.io.vcf import canonical_chrom, genotype_path  # noqa: E402
+from twasnet.io.vcf import canonical_chrom, genotype_path, index_path  # noqa: E402
+from twasnet.models import registry  # noqa: E402
 
-DEEP_MODELS = ("cnn", "cnn_annot", "cnn_annot_local")
-LINEAR_MODELS = ("enet", "enet_annot")
+# Model families come from the one catalogue (twasnet/models/registry.py).
+DEEP_MODELS = registry.models_of("deep")
+LINEAR_MODELS = registry.models_of("linear")
+EXPORTABLE_MODELS = registry.exportable_models()
 # The prior each annotation-aware model loads (fitted once per split over all selected genes).
 PRIOR_FILES = {
-    "enet_annot": "results/priors/enet_annot.split{split}.json",
-    "cnn_annot": "results/priors/cnn_annot.split{split}.pt",
+    name: f"results/priors/{name}.split{{split}}.{registry.MODELS[name].prior.suffix}"
+    for name in registry.prior_models()
 }
 # twasnet's own cohort tables that every model-fitting rule reads.
 COHORT_TABLES = {
@@ -41,6 +44,14 @@ def genotype_file(chrom):
 
 def genotype_files():
     return sorted({genotype_file(c) for c in chromosomes()})
+
+
+def genotype_index(wildcards):
+    """Input function: the index of {chrom}'s genotype file, so that re-indexing
+    it (tabix -f) reruns the rule reading it; none where there is none (the
+    rule's script then says how to make one)."""
+    index = index_path(genotype_file(wildcards.chrom))
+    return [index] if index else []
 
 
 def store_files(chrom):
@@ -277,7 +288,7 @@ def export_outputs():
     outputs = [PROVENANCE_STATIC]
     if config["export"]["predictdb"]:
         for model in config["models"]:
-            if model in LINEAR_MODELS:
+            if model in EXPORTABLE_MODELS:
                 outputs += [
                     f for s in splits() for f in predictdb_files(model, s).values()
                 ]

@@ -61,7 +61,7 @@ rule export_predictdb:
     benchmark:
         "results/benchmarks/export/{model}.split{split}.tsv"
     wildcard_constraints:
-        model="|".join(LINEAR_MODELS),
+        model="|".join(EXPORTABLE_MODELS),
     conda:
         "../../envs/data.yaml"
     threads: 1

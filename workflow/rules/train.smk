@@ -1,14 +1,16 @@
-rule fit_enet_prior:
+rule fit_prior:
     input:
         **COHORT_TABLES,
         stores=all_store_files,
         selection="results/genes/selection.tsv",
     output:
-        prior="results/priors/enet_annot.split{split}.json",
+        prior="results/priors/{model}.split{split}.json",
     log:
-        "results/logs/priors/enet_annot.split{split}.log",
+        "results/logs/priors/{model}.split{split}.log",
     benchmark:
-        "results/benchmarks/priors/enet_annot.split{split}.tsv"
+        "results/benchmarks/priors/{model}.split{split}.tsv"
+    wildcard_constraints:
+        model="|".join(PRIOR_FILES),
     conda:
         "../../envs/models.yaml"
     threads: 1
@@ -16,36 +18,8 @@ rule fit_enet_prior:
         mem_mb=attempt_scaled(8000),
         runtime=attempt_scaled(60),
     params:
-        model="enet_annot",
-        model_params=config["enet_annot"],
-        window_bp=config["cis"]["window_bp"],
-        seed=config["seed"],
-    script:
-        "../../scripts/fit_prior.py"
-
-
-rule train_annotation_prior:
-    input:
-        **COHORT_TABLES,
-        stores=all_store_files,
-        selection="results/genes/selection.tsv",
-    output:
-        prior="results/priors/cnn_annot.split{split}.pt",
-    log:
-        "results/logs/priors/cnn_annot.split{split}.log",
-    benchmark:
-        "results/benchmarks/priors/cnn_annot.split{split}.tsv"
-    conda:
-        "../../envs/models.yaml"
-    # one thread: faster than two for these small networks (benchmarks/threads.py)
-    threads: 1
-    resources:
-        mem_mb=attempt_scaled(8000),
-        runtime=attempt_scaled(120),
-        gpu=1,
-    params:
-        model="cnn_annot",
-        model_params=config["cnn_annot"],
+        model=lambda wc: wc.model,
+        model_params=lambda wc: config[wc.model],
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
     script:

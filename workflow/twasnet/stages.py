@@ -12,10 +12,16 @@ import numpy as np
 import pandas as pd
 
 from twasnet.adjust import residualise
-from twasnet.cohort import intersect_samples
+from twasnet.cohort import intersect_samples, lost_samples_message
 from twasnet.errors import InputError
-from twasnet.io.annotations import match_annotations, read_annotations
-from twasnet.io.covariates import read_covariates
+from twasnet.io.annotations import (
+    MATCH_COLUMNS,
+    low_match_warning,
+    match_annotations,
+    match_report,
+    read_annotations,
+)
+from twasnet.io.covariates import degenerate_covariates, degenerate_message, read_covariates
 from twasnet.io.expression import read_expression_bed
 from twasnet.io.store import (
     ANNOTATION_PREFIX,
@@ -33,7 +39,7 @@ from twasnet.io.store import (
 )
 from twasnet.io.vcf import VARIANT_COLUMNS, canonical_chrom, read_genotypes, vcf_samples
 from twasnet.metrics import importance_ranking
-from twasnet.models.registry import TrainingInputs
+from twasnet.models.registry import MODELS, TrainingInputs
 from twasnet.select import assess_gene, decide, selected_genes
 from twasnet.split import split_indices, split_individuals
 from twasnet.train import RECORD_FIELDS, failed_result, train_gene, training_inputs
@@ -75,16 +81,25 @@ def prepare_cohort(
     )
     for source, count in found.counts.items():
         log.info("samples in %s: %d", source, count)
+    files = {"genotype": genotype_files[0], "expression": expression_path}
+    lost = lost_samples_message(found, files | {"covariates": covariates_path or ""})
+    if lost:
+        log.warning(lost)
     samples = found.samples
     values = expression.values[samples]
     table = pd.concat([expression.genes.set_index("gene_id"), values], axis=1).reset_index()
     if covariates is None:
         covariates = pd.DataFrame(index=samples)
-    covariates = covariates.loc[samples].reset_index(names="sample")
+    covariates = covariates.loc[samples]
+    dropped = degenerate_covariates(covariates)
+    if dropped:
+        log.warning(degenerate_message(str(covariates_path), dropped, len(samples)))
+        covariates = covariates.drop(columns=list(dropped))
     write_table(pd.DataFrame({"sample": samples}), out_samples)
     write_table(table, out_expression)
-    write_table(covariates, out_covariates)
-    write_json({"counts": found.counts, "only_in": found.only_in}, out_summary)
+    write_table(covariates.reset_index(names="sample"), out_covariates)
+    summary = {"counts": found.counts, "only_in": found.only_in, "covariates_dropped": dropped}
+    write_json(summary, out_summary)
 
 
 def make_split(
@@ -158,14 +173,7 @@ def extract_chromosome(
     else:
         dosages = np.zeros((0, len(samples)), dtype=np.float32)
         variants = pd.DataFrame(columns=list(VARIANT_COLUMNS))
-    if annotations_path:
-        table = read_annotations(annotations_path)
-        table = table[table["chrom"].astype(str) == str(chrom)]
-        matched = match_annotations(variants, table, fill_value=annotation_fill)
-        matched.columns = [ANNOTATION_PREFIX + str(c) for c in matched.columns]
-        variants = pd.concat(
-            [variants.reset_index(drop=True), matched.reset_index(drop=True)], axis=1
-        )
+    variants, match = _annotate(variants, chrom, annotations_path, annotation_fill)
     positions = variants["pos"].to_numpy(dtype=np.int64)
     tss = genes["tss"].to_numpy(dtype=np.int64)
     genes = genes.assign(
@@ -175,10 +183,33 @@ def extract_chromosome(
     genes["n_variants"] = genes["stop"] - genes["first"]
     log.info("chromosome %s: %d genes, %d variants kept", chrom, len(genes), len(variants))
     log.info("chromosome %s: records skipped by reason: %s", chrom, skipped)
-    write_json(
-        {"chrom": chrom, "n_variants": len(variants), "skipped": skipped}, f"{out_dir}/summary.json"
-    )
+    summary = {"chrom": chrom, "n_variants": len(variants), "skipped": skipped}
+    if annotations_path:
+        summary["annotation_match_rate"] = match.iloc[0]["match_rate"]
+    write_table(match, f"{out_dir}/annotation_match.tsv")
+    write_json(summary, f"{out_dir}/summary.json")
     write_cis_store(out_dir, dosages=dosages, variants=variants, genes=genes)
+
+
+def _annotate(
+    variants: pd.DataFrame, chrom: str, annotations_path: str | None, fill_value: float
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The chromosome's variants with their ``annot_*`` columns, and the one-row table of how
+    many matched an annotation row (no rows without annotations); warns below
+    :data:`~twasnet.io.annotations.MIN_MATCH_RATE`."""
+    if not annotations_path:
+        return variants, pd.DataFrame(columns=list(MATCH_COLUMNS))
+    table = read_annotations(annotations_path)
+    table = table[table["chrom"].astype(str) == str(chrom)]
+    matched = match_annotations(variants, table, fill_value=fill_value)
+    row = match_report(chrom, variants, table, matched)
+    log.info("chromosome %s: %d of %d variants annotated", chrom, row["n_matched"], len(variants))
+    warning = low_match_warning(annotations_path, row)
+    if warning:
+        log.warning(warning)
+    matched.columns = [ANNOTATION_PREFIX + str(c) for c in matched.columns]
+    variants = pd.concat([variants.reset_index(drop=True), matched.reset_index(drop=True)], axis=1)
+    return variants, pd.DataFrame([row], columns=list(MATCH_COLUMNS))
 
 
 def _cohort_arrays(expression_path: str, covariates_path: str, samples: list[str]):
@@ -230,7 +261,24 @@ def select_genes(
     table = pd.DataFrame(rows).sort_values(["chrom", "tss", "gene_id", "split"])
     counts = table.groupby("status").size().to_dict()
     log.info("selection: %s", counts)
+    if not counts.get("selected"):
+        log.warning(no_gene_selected_message(counts, mode=mode, p_max=p_max, path=out_path))
     write_table(table, out_path)
+
+
+def no_gene_selected_message(counts: Mapping[str, int], *, mode: str, p_max: float, path: str):
+    """The warning when selection keeps no gene: every table downstream will have no rows."""
+    found = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no genes"
+    hint = (
+        f" With select.mode 'reml' a gene needs a REML LRT p below select.p_max ({p_max:g}): "
+        "raise it, or use select.mode 'all'."
+        if mode == "reml" and counts.get("not_heritable")
+        else ""
+    )
+    return (
+        f"No gene was selected for training (gene x split rows: {found}); {path} gives each "
+        f"gene's reason, and r2.tsv and the comparison tables will have no rows.{hint}"
+    )
 
 
 def read_gene_list(path: str | None, *, known: Sequence[str]) -> list[str]:
@@ -375,6 +423,7 @@ def selected_training_inputs(
             window_bp=window_bp,
             seed=seed,
             threads=threads,
+            gene_id=gene_id,
         )
         out.append((gene_id, inputs))
     return out
@@ -397,59 +446,30 @@ def fit_prior(
     out_path: str,
 ) -> None:
     """Fit a model's across-gene annotation prior on the training individuals of one split, over
-    every gene selected for that split (``cnn_annot``: the shared network θ; ``enet_annot``: the
-    enrichment model behind its penalty factors)."""
-    genes = [
-        inputs
-        for _, inputs in selected_training_inputs(
-            split=split,
-            selection_path=selection_path,
-            store_dirs=store_dirs,
-            samples_path=samples_path,
-            expression_path=expression_path,
-            covariates_path=covariates_path,
-            split_path=split_path,
-            window_bp=window_bp,
-            seed=seed,
-            threads=threads,
-        )
-    ]
+    every gene selected for that split, as the model's catalogue entry says
+    (:class:`twasnet.models.registry.PriorSpec`)."""
+    genes = selected_training_inputs(
+        split=split,
+        selection_path=selection_path,
+        store_dirs=store_dirs,
+        samples_path=samples_path,
+        expression_path=expression_path,
+        covariates_path=covariates_path,
+        split_path=split_path,
+        window_bp=window_bp,
+        seed=seed,
+        threads=threads,
+    )
     if not genes:
         raise InputError(
             f"no gene is selected for split {split}, so the {model_name} prior cannot be fitted; "
             "relax select.p_max or remove the annotation models from `models`"
         )
     log.info("%s prior, split %d: %d genes", model_name, split, len(genes))
-    if model_name == "cnn_annot":
-        from twasnet.models.deep import PriorGene, save_prior, train_annotation_prior
-
-        state = train_annotation_prior(
-            [PriorGene(x=g.x, y=g.y, folds=g.folds, features=g.features) for g in genes],
-            architecture=model_params.get("architecture", {}),
-            training=model_params.get("training", {}),
-            prior=model_params.get("prior", {}),
-            seed=seed,
-            device=model_params.get("device", "auto"),
-            threads=threads,
-        )
-        selection = state["strength_selection"]
-        log.info(
-            "prior strength tau = %g of %s (gene-held-out MSE %s over %d genes)",
-            state["strength"],
-            selection["strengths"],
-            [round(m, 4) for m in selection["mse"]],
-            selection["n_genes"],
-        )
-        save_prior(state, out_path)
-    elif model_name == "enet_annot":
-        from twasnet.models.enet_annot import EnetPriorGene, fit_enet_prior, save_enet_prior
-
-        state = fit_enet_prior(
-            [EnetPriorGene(x=g.x, y=g.y, features=g.features) for g in genes], seed=seed
-        )
-        save_enet_prior(state, out_path)
-    else:
+    spec = MODELS[model_name].prior
+    if spec is None:
         raise ValueError(f"model {model_name!r} has no across-gene prior")
+    spec.save(spec.fit(genes, model_params, seed, threads), out_path)
 
 
 # r2.tsv: everything of the record that is a number or a status, and nothing that varies between
@@ -465,6 +485,12 @@ def aggregate(*, record_paths: Sequence[str], out_r2: str, out_times: str) -> No
     """Collect result records into the long R² table (deterministic order and bytes) and a
     separate table of fit times (which vary between runs)."""
     records = [read_json(p) for p in record_paths]
+    if not records:
+        log.warning(
+            "No gene has a fitted model: %s has no rows (no gene was selected; "
+            "results/genes/selection.tsv gives each gene's reason).",
+            out_r2,
+        )
     frame = pd.DataFrame(
         records, columns=list(dict.fromkeys(R2_COLUMNS + ["fit_seconds", "device"]))
     )
@@ -547,6 +573,7 @@ def compare(
 
     r2 = read_table(r2_path)
     r2["gene_id"] = r2["gene_id"].astype(str)
+    r2["status"] = r2["status"].astype(object)  # read as float when r2.tsv has no rows
     chosen = run_pairs(pairs, models)
     skipped = [f"{a} vs {b}" for a, b in pairs if (str(a), str(b)) not in chosen]
     if skipped:
@@ -577,6 +604,13 @@ def compare(
         n_bootstrap=n_bootstrap,
         skipped=skipped,
     )
+    if not r2["status"].eq("ok").any():
+        empty = f"No gene has a valid held-out result in {r2_path} ({len(r2)} rows), so no pair is "
+        empty += "compared and the comparison tables have no rows (see its status and reason "
+        empty += "columns, and results/genes/selection.tsv for genes never trained)."
+        log.warning(empty)
+        notes.append(empty)
+        comparison = comparison.iloc[0:0]
     wide = wide_table(r2, models=models, metric=metric)
     write_table(comparison, out_comparison)
     write_table(genes, out_genes)

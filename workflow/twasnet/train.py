@@ -71,6 +71,7 @@ def training_inputs(
     window_bp: int,
     seed: int,
     threads: int = 1,
+    gene_id: str = "",
 ) -> TrainingInputs:
     """The training rows of one gene as a model sees them: ``dosages`` (n, p) and covariate-
     adjusted expression ``adjusted`` (n,) restricted to ``train_idx``, plus per-variant features."""
@@ -82,6 +83,7 @@ def training_inputs(
         features=annotation_features(variants, tss=tss, window_bp=window_bp),
         seed=seed,
         threads=threads,
+        gene_id=gene_id,
     )
 
 
@@ -139,6 +141,7 @@ def train_gene(
             window_bp=window_bp,
             seed=this_seed,
             threads=threads,
+            gene_id=gene_id,
         )
         start = time.perf_counter()
         model.fit(inputs)

@@ -53,9 +53,9 @@ class GeneModel:
         if self.is_linear:
             return float(self.state["intercept"]) + np.asarray(x, np.float64) @ self.coef
         if self._deep is None:
-            from twasnet.models.deep import load_model
+            from twasnet.models.registry import load_predictor
 
-            self._deep = load_model(self.state)
+            self._deep = load_predictor(self.state)
         return self._deep.predict(x)
 
 
@@ -74,8 +74,6 @@ def gene_model(artefact: dict) -> GeneModel | None:
     variants["chrom"] = variants["chrom"].astype(str)
     if "dosage_mean" in artefact:
         mean = np.asarray(artefact["dosage_mean"], dtype=np.float64)
-    elif state.get("kind") != "linear":
-        mean = np.asarray(state["x_mean"], dtype=np.float64).reshape(-1, len(variants))[0]
     else:
         raise ValueError(
             f"artefact of {artefact['model']} / {artefact['gene_id']} has no training dosage "

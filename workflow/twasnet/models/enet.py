@@ -50,7 +50,7 @@ def _import_adelie():
 
 ad = _import_adelie()
 
-__all__ = ["ElasticNetCV", "EnetPath", "elastic_net_path"]
+__all__ = ["ElasticNetCV", "ElasticNetModel", "EnetPath", "elastic_net_path"]
 
 GLMNET_FDEV = 1e-5  # glmnet.control(fdev): minimum fractional change in deviance explained
 GLMNET_DEVMAX = 0.999  # glmnet.control(devmax): maximum fraction of deviance explained
@@ -253,7 +253,11 @@ class ElasticNetCV:
     truncated) path; ``cv_mse_`` (L,), ``cv_se_`` (L,); ``n_nonzero_`` non-zero coefficients at
     ``lambda_``; ``lambda_1se_``/``lambda_1se_index_``; ``coef_path_`` (L, p),
     ``intercept_path_`` (L,), ``dev_ratio_`` (L,) and ``path_n_nonzero_`` (L,) of the full-data
-    path. ``tol`` is adelie's coordinate-descent tolerance (same role as glmnet's ``thresh``).
+    path; ``fold_labels_`` (K,), ``fold_coef_`` (K, p) and ``fold_intercept_`` (K,) the fit of each
+    CV fold (on the rows outside it) at ``lambda_``, and ``cv_predictions_`` (n,) every row's
+    prediction from the fold fit that did not see it (models that nest the elastic net reuse
+    them: :mod:`twasnet.models.deep`). ``tol`` is adelie's coordinate-descent tolerance (as
+    glmnet's ``thresh``).
     """
 
     def __init__(
@@ -319,6 +323,7 @@ class ElasticNetCV:
 
         fold_mse = np.empty((labels.size, lambdas.size))
         fold_w = np.empty(labels.size)
+        fold_paths, cv_pred = [], np.empty((n, lambdas.size))
         for i, label in enumerate(labels):
             test = folds == label
             fstd = _standardise(x[~test], y[~test])
@@ -326,6 +331,8 @@ class ElasticNetCV:
             pred = x[test] @ fpath.coef.T + fpath.intercept  # (n_test, L)
             fold_mse[i] = np.mean((y[test, None] - pred) ** 2, axis=0)
             fold_w[i] = test.sum()
+            fold_paths.append(fpath)
+            cv_pred[test] = pred
         cv_mse = fold_w @ fold_mse / fold_w.sum()
         cv_se = np.sqrt(fold_w @ (fold_mse - cv_mse) ** 2 / fold_w.sum() / max(labels.size - 1, 1))
         # lambda.min: the largest lambda attaining the minimum (lambdas are decreasing).
@@ -346,6 +353,10 @@ class ElasticNetCV:
         self.coef_ = path.coef[idx].copy()
         self.intercept_ = float(path.intercept[idx])
         self.n_nonzero_ = int(self.path_n_nonzero_[idx])
+        self.fold_labels_ = labels
+        self.fold_coef_ = np.stack([f.coef[idx] for f in fold_paths])
+        self.fold_intercept_ = np.array([f.intercept[idx] for f in fold_paths])
+        self.cv_predictions_ = cv_pred[:, idx].copy()
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:  # noqa: N803
@@ -358,3 +369,48 @@ class ElasticNetCV:
                 f"X has {x.shape[1]} columns; the model was fitted on {self.coef_.shape[0]}"
             )
         return x @ self.coef_ + self.intercept_
+
+
+class ElasticNetModel:
+    """PrediXcan-style elastic net: lambda by inner CV over a glmnet path, refit on all training."""
+
+    def __init__(self, *, alpha: float = 0.5, n_lambda: int = 100, lambda_min_ratio=None) -> None:
+        self.alpha = alpha
+        self.n_lambda = n_lambda
+        self.lambda_min_ratio = lambda_min_ratio
+        self._fit = None  # a fitted twasnet.models.enet.ElasticNetCV
+
+    def fit(self, inputs) -> ElasticNetModel:
+        """Fit on :class:`twasnet.models.registry.TrainingInputs` (x, y, folds, threads)."""
+        self._fit = ElasticNetCV(
+            alpha=self.alpha,
+            n_lambda=self.n_lambda,
+            lambda_min_ratio=self.lambda_min_ratio,
+            n_threads=inputs.threads,
+        ).fit(inputs.x, inputs.y, folds=inputs.folds)
+        return self
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._fit.predict(x)
+
+    def importance(self) -> np.ndarray:
+        return np.asarray(self._fit.coef_, dtype=np.float64)
+
+    def hyperparameters(self) -> dict:
+        return {
+            "alpha": self.alpha,
+            "lambda": float(self._fit.lambda_),
+            "lambda_index": int(self._fit.lambda_index_),
+            "n_lambda_path": int(len(self._fit.lambdas_)),
+        }
+
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self._fit.coef_))
+
+    def state(self) -> dict:
+        """Prediction is ``intercept + dosages @ coef`` on the original dosage scale."""
+        return {
+            "kind": "linear",
+            "coef": np.asarray(self._fit.coef_, dtype=np.float64),
+            "intercept": float(self._fit.intercept_),
+        } | self.hyperparameters()

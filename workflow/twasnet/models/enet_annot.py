@@ -137,7 +137,7 @@ def fit_enet_prior(
         raise ValueError("fit_enet_prior needs at least one gene")
     if not 0.0 < p_threshold < 1.0:
         raise ValueError(f"p_threshold must be in (0, 1), got {p_threshold}")
-    feats, hits, groups, usable_all = [], [], [], []
+    feats, hits, usable_all = [], [], []
     d = None
     for g, gene in enumerate(genes):
         x, y, a = _check_gene(gene, g)
@@ -149,7 +149,28 @@ def fit_enet_prior(
         feats.append(a)
         usable_all.append(usable)
         hits.append(usable & (pvalue < p_threshold))
-        groups.append(np.full(a.shape[0], g))
+    return fit_hit_prior(
+        feats, hits, usable_all, seed=seed, p_threshold=p_threshold, c_grid=c_grid,
+        min_hits=min_hits,
+    )  # fmt: skip
+
+
+def fit_hit_prior(
+    feats: list[np.ndarray],
+    hits: list[np.ndarray],
+    usable_all: list[np.ndarray],
+    *,
+    seed: int,
+    p_threshold: float,
+    c_grid: tuple[float, ...] = DEFAULT_C_GRID,
+    min_hits: int = _MIN_HITS,
+) -> dict:
+    """The enrichment model of the module docstring from per-gene ``feats`` (p_g, d), ``hits``
+    (p_g,) bool and ``usable_all`` (p_g,) bool: ``P(hit | a)`` by L2 logistic regression with
+    the strength chosen by gene-held-out CV. Shared by this prior (hits: marginal association)
+    and the deep models' nonlinear prior (hits: evidence of a nonlinear effect)."""
+    d = feats[0].shape[1]
+    groups = [np.full(a.shape[0], g) for g, a in enumerate(feats)]
     a_all = np.concatenate(feats)
     usable = np.concatenate(usable_all)
     hit = np.concatenate(hits)
@@ -168,7 +189,7 @@ def fit_enet_prior(
         "feature_mean": mean.tolist(),
         "feature_sd": sd.tolist(),
         "p_threshold": float(p_threshold),
-        "n_genes": len(genes),
+        "n_genes": len(feats),
         "n_variants": int(usable.sum()),
         "n_hits": n_hits,
         "n_hit_genes": n_hit_genes,
@@ -318,9 +339,10 @@ class AnnotatedElasticNetModel:
         lambda_min_ratio=None,
         strengths: list[float] = (0, 0.5, 1, 2),
         prior_path: str | None = None,
+        prior_state: dict | None = None,
         **ignored,
     ) -> None:
-        if prior_path is None:
+        if prior_path is None and prior_state is None:
             raise ValueError(
                 "enet_annot needs prior_path: the JSON prior written by fit_enet_prior / "
                 "save_enet_prior (the workflow fits it on training individuals before training)"
@@ -334,8 +356,8 @@ class AnnotatedElasticNetModel:
         self.n_lambda = n_lambda
         self.lambda_min_ratio = lambda_min_ratio
         self.strengths = taus
-        self.prior_path = str(prior_path)
-        self._prior: dict | None = None
+        self.prior_path = None if prior_path is None else str(prior_path)
+        self._prior: dict | None = prior_state
         self.fit_ = None
 
     def _load_prior(self) -> dict:

@@ -2,18 +2,21 @@
 
 Every estimator follows one protocol so that training, aggregation and exports never special-case a
 model: ``fit(inputs) -> self``, ``predict(x) -> y``, ``importance() -> (p,)``,
-``hyperparameters() -> dict`` and ``n_nonzero() -> int``. Adding a model is one module in
-``twasnet/models/`` plus one entry in :data:`MODELS`.
+``hyperparameters() -> dict``, ``n_nonzero() -> int`` and ``state() -> dict``. Adding a model is
+one module in ``twasnet/models/`` plus one entry in :data:`MODELS`; its family, export and prior
+are read from that entry by the rules (``workflow/rules/common.smk``), the stages and exports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class TrainingInputs:
     expression; ``folds`` (n_train,) inner-CV labels; ``variants`` (p rows, with ``annot_*``
     columns); ``features`` (p, d) per-variant annotation features
     (:func:`twasnet.models.features.annotation_features`); ``seed`` for any randomness;
-    ``threads`` the CPU threads granted to the job.
+    ``threads`` the CPU threads granted to the job; ``gene_id`` (cross-fitted priors).
     """
 
     x: np.ndarray
@@ -34,6 +37,7 @@ class TrainingInputs:
     features: np.ndarray
     seed: int
     threads: int = 1
+    gene_id: str = ""
 
 
 class Estimator(Protocol):
@@ -45,86 +49,120 @@ class Estimator(Protocol):
     def state(self) -> dict: ...
 
 
-class ElasticNetModel:
-    """PrediXcan-style elastic net: lambda by inner CV over a glmnet path, refit on all training."""
+@dataclass(frozen=True)
+class PriorSpec:
+    """An across-gene prior a model needs before per-gene training, fitted once per split on
+    the training individuals of every selected gene: ``fit(genes, params, seed, threads) ->
+    state`` with ``genes`` a list of ``(gene_id, TrainingInputs)``; ``save(state, path)``;
+    ``suffix`` of its file."""
 
-    def __init__(self, *, alpha: float = 0.5, n_lambda: int = 100, lambda_min_ratio=None) -> None:
-        self.alpha = alpha
-        self.n_lambda = n_lambda
-        self.lambda_min_ratio = lambda_min_ratio
-        self._fit = None  # a fitted twasnet.models.enet.ElasticNetCV
-
-    def fit(self, inputs: TrainingInputs) -> ElasticNetModel:
-        from twasnet.models.enet import ElasticNetCV
-
-        self._fit = ElasticNetCV(
-            alpha=self.alpha,
-            n_lambda=self.n_lambda,
-            lambda_min_ratio=self.lambda_min_ratio,
-            n_threads=inputs.threads,
-        ).fit(inputs.x, inputs.y, folds=inputs.folds)
-        return self
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._fit.predict(x)
-
-    def importance(self) -> np.ndarray:
-        return np.asarray(self._fit.coef_, dtype=np.float64)
-
-    def hyperparameters(self) -> dict:
-        return {
-            "alpha": self.alpha,
-            "lambda": float(self._fit.lambda_),
-            "lambda_index": int(self._fit.lambda_index_),
-            "n_lambda_path": int(len(self._fit.lambdas_)),
-        }
-
-    def n_nonzero(self) -> int:
-        return int(np.count_nonzero(self._fit.coef_))
-
-    def state(self) -> dict:
-        """Prediction is ``intercept + dosages @ coef`` on the original dosage scale."""
-        return {
-            "kind": "linear",
-            "coef": np.asarray(self._fit.coef_, dtype=np.float64),
-            "intercept": float(self._fit.intercept_),
-        } | self.hyperparameters()
+    fit: Callable[[list, dict, int, int], dict]
+    save: Callable[[dict, str], None]
+    suffix: str = "json"
 
 
-def _enet_annot(params: dict) -> Estimator:
-    from twasnet.models.enet_annot import AnnotatedElasticNetModel
+@dataclass(frozen=True)
+class ModelSpec:
+    """One catalogue entry. ``factory(params) -> Estimator``; ``family`` "linear" (JSON artefact,
+    a CPU job) or "deep" (torch artefact, a job tagged for a GPU); ``exportable``: prediction is
+    ``intercept + dosages @ coef`` (PredictDB weights); ``prior``: its across-gene prior."""
 
-    return AnnotatedElasticNetModel(**params)
-
-
-def _cnn(params: dict) -> Estimator:
-    from twasnet.models.deep import CNNModel
-
-    return CNNModel(**params)
-
-
-def _cnn_annot(params: dict) -> Estimator:
-    from twasnet.models.deep import AnnotatedCNNModel
-
-    return AnnotatedCNNModel(**params)
+    factory: Callable[[dict], Estimator]
+    family: str
+    exportable: bool = False
+    prior: PriorSpec | None = None
 
 
-# Factories import their module on first use, so a job loads only what its model needs.
-MODELS: dict[str, Callable[[dict], Estimator]] = {
-    "enet": lambda params: ElasticNetModel(**params),
-    "enet_annot": _enet_annot,
-    "cnn": _cnn,
-    "cnn_annot": _cnn_annot,
-    "cnn_annot_local": lambda params: _cnn_annot({**params, "prior_path": None}),
+def _lazy(module: str, name: str, **fixed) -> Callable[[dict], Estimator]:
+    """A factory importing ``twasnet.models.<module>`` on first use (a job loads what it needs)."""
+
+    def make(params: dict) -> Estimator:
+        from importlib import import_module
+
+        return getattr(import_module(f"twasnet.models.{module}"), name)(**{**params, **fixed})
+
+    return make
+
+
+def _fit_enet_prior(genes, params, seed, threads):
+    from twasnet.models.enet_annot import EnetPriorGene, fit_enet_prior
+
+    return fit_enet_prior(
+        [EnetPriorGene(x=g.x, y=g.y, features=g.features) for _, g in genes], seed=seed
+    )
+
+
+def _save_enet_prior(state, path):
+    from twasnet.models.enet_annot import save_enet_prior
+
+    save_enet_prior(state, path)
+
+
+def _fit_deep_prior(genes, params, seed, threads):
+    from twasnet.models.deep.prior import fit_prior
+
+    return fit_prior(genes, seed=seed, prior=params.get("prior"))
+
+
+def _save_deep_prior(state, path):
+    from twasnet.models.deep.prior import save_prior
+
+    save_prior(state, path)
+
+
+# The one catalogue of models: rules, stages, exports and tests read names and families here.
+MODELS: dict[str, ModelSpec] = {
+    "enet": ModelSpec(_lazy("enet", "ElasticNetModel"), "linear", exportable=True),
+    "enet_annot": ModelSpec(
+        _lazy("enet_annot", "AnnotatedElasticNetModel"),
+        "linear",
+        exportable=True,
+        prior=PriorSpec(_fit_enet_prior, _save_enet_prior),
+    ),
+    "lasso": ModelSpec(_lazy("baselines", "LassoModel"), "linear", exportable=True),
+    "blup": ModelSpec(_lazy("baselines", "BlupModel"), "linear", exportable=True),
+    "top1": ModelSpec(_lazy("baselines", "Top1Model"), "linear", exportable=True),
+    "enet_features": ModelSpec(_lazy("enet_features", "FeatureElasticNetModel"), "linear"),
+    "cnn": ModelSpec(_lazy("deep", "CNNModel"), "deep"),
+    "cnn_annot": ModelSpec(
+        _lazy("deep", "AnnotatedCNNModel"),
+        "deep",
+        prior=PriorSpec(_fit_deep_prior, _save_deep_prior),
+    ),
 }
-# Models whose artefact holds torch tensors (saved as .pt); the others are saved as JSON.
-DEEP_MODELS = ("cnn", "cnn_annot", "cnn_annot_local")
-# Models that need an across-gene prior fitted on training individuals before per-gene training.
-PRIOR_MODELS = ("enet_annot", "cnn_annot")
+
+
+def models_of(family: str) -> tuple[str, ...]:
+    """Names of the catalogue's models of ``family`` ("linear" or "deep")."""
+    return tuple(name for name, spec in MODELS.items() if spec.family == family)
+
+
+def exportable_models() -> tuple[str, ...]:
+    """Models whose state is PredictDB weights (``intercept + dosages @ coef``)."""
+    return tuple(name for name, spec in MODELS.items() if spec.exportable)
+
+
+def prior_models() -> tuple[str, ...]:
+    """Models that need an across-gene prior before per-gene training."""
+    return tuple(name for name, spec in MODELS.items() if spec.prior is not None)
 
 
 def make_model(name: str, params: dict) -> Estimator:
     """A fresh estimator of model ``name`` configured by ``params`` (the model's config section)."""
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
-    return MODELS[name](params)
+    return MODELS[name].factory(params)
+
+
+def load_predictor(state: dict):
+    """An object with ``predict(x)`` rebuilt from a non-linear ``state`` (deep or expanded)."""
+    kind = state.get("kind")
+    if kind == "features":
+        from twasnet.models.enet_features import load_model
+    elif kind == "nested":
+        from twasnet.models.deep import load_model
+    else:
+        raise ValueError(
+            f"artefact state of kind {kind!r} is not one this twasnet reads; retrain the model"
+        )
+    return load_model(state)

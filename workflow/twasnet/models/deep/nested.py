@@ -1,0 +1,512 @@
+"""The deep models nest the cross-validated elastic net they must beat.
+
+``cnn`` and ``cnn_annot`` fit, per gene and on training individuals only:
+
+0. **The core**: the elastic net of ``enet`` (``cnn``) or of ``enet_annot`` (``cnn_annot``), with
+   lambda by the same inner K-fold CV on the same folds and solver. Alone, it *is* the model.
+1. **Terms**: dominance deviations and variant-pair products screened against the core's residual
+   (:func:`twasnet.models.terms.screen_terms`), fitted to that residual by least squares.
+2. **Encoder**: the conv network (:mod:`.networks`) over the candidate variants, fitted to what
+   the core and the accepted terms leave, for an epoch count chosen by the K-fold CV.
+
+Each addition is kept only when the K-fold inner CV -- every fold redoes the screen and the fit
+on its own training part and is scored on the fold -- lowers the squared error of the training
+individuals by more than ``n_se`` standard errors of the paired per-individual difference
+(:func:`one_se_better`); otherwise the prediction is the core's, exactly. The kept additions are
+then refitted on every training individual. ``cnn_annot`` also uses its annotations where a
+penalty factor cannot: the across-gene nonlinear prior (:mod:`.prior`) weights the screen's
+levels and brings annotated variants into the candidate sets, at a strength ``tau`` chosen by the
+same CV (``tau = 0``, no weighting, unless a larger one is better by ``n_se`` SE).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from twasnet.adjust import standardisation
+from twasnet.models.deep.config import (
+    ARCHITECTURE_DEFAULTS,
+    TERMS_DEFAULTS,
+    TRAINING_DEFAULTS,
+    check_section,
+)
+from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
+from twasnet.models.deep.networks import build_network
+from twasnet.models.terms import Terms, candidate_variants, screen_terms, term_matrix
+
+__all__ = ["AnnotatedCNNModel", "CNNModel", "load_model", "one_se_better"]
+
+
+def _tensor(a: np.ndarray, device) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(device)
+
+
+def one_se_better(base: np.ndarray, new: np.ndarray, *, n_se: float) -> tuple[bool, float, float]:
+    """Is ``new`` (n,) squared errors better than ``base`` (n,) by more than ``n_se`` SE of the
+    paired difference? Returns ``(better, mean gain, its SE)``."""
+    diff = np.asarray(base, np.float64) - np.asarray(new, np.float64)
+    if diff.size < 2:
+        return False, 0.0, 0.0
+    gain, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(diff.size))
+    return gain > n_se * se and gain > 0, gain, se
+
+
+def smallest_within_se(errors: np.ndarray, *, n_se: float) -> int:
+    """The fewest epochs whose errors (row of ``errors`` (E + 1, n)) are not worse than the
+    lowest mean's by more than ``n_se`` paired SE: glmnet's ``lambda.1se`` for an epoch count,
+    so 0 (no encoder) unless training clearly helps."""
+    best = int(np.argmin(errors.mean(axis=1)))
+    for e in range(best):
+        if not one_se_better(errors[e], errors[best], n_se=n_se)[0]:
+            return e
+    return best
+
+
+@dataclass
+class _Fold:
+    """One inner-CV fold: ``val`` (n,) bool its rows; the current prediction on the rows outside
+    it (``fit_pred``) and on its own rows (``val_pred``), from fits that never saw ``val``."""
+
+    val: np.ndarray
+    fit_pred: np.ndarray
+    val_pred: np.ndarray
+
+
+@dataclass
+class _TermFit:
+    """Terms with their least-squares fit: ``coef`` (k,), ``intercept``, and the dosage
+    statistics ``x_mean``/``x_sd`` (p,) the pair products are standardised with."""
+
+    terms: Terms
+    coef: np.ndarray
+    intercept: float
+    x_mean: np.ndarray
+    x_sd: np.ndarray
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if not len(self.terms):
+            return np.zeros(x.shape[0])
+        m = term_matrix(x, self.terms, x_mean=self.x_mean, x_sd=self.x_sd)
+        return self.intercept + m @ self.coef
+
+
+def _fit_terms(x, y, residual, *, weights, terms_cfg) -> _TermFit:
+    """Screen terms of ``x`` (n, p) against ``residual`` (n,) -- pairs among the candidates most
+    associated with expression ``y`` (n,) -- and fit them to the residual by least squares."""
+    mean, sd = standardisation(x)
+    cand = np.zeros(0, np.int64)
+    if terms_cfg["pairs"]:
+        cand = candidate_variants(x, y, size=terms_cfg["candidates"], weights=weights)
+    terms = screen_terms(
+        x,
+        residual,
+        candidates=cand,
+        weights=weights,
+        dominance=terms_cfg["dominance"],
+        max_terms=terms_cfg["max_terms"],
+        alpha=terms_cfg["alpha"],
+    )
+    if not len(terms):
+        return _TermFit(terms, np.zeros(0), 0.0, mean, sd)
+    m = term_matrix(x, terms, x_mean=mean, x_sd=sd)
+    design = np.column_stack([np.ones(len(residual)), m])
+    beta = np.linalg.lstsq(design, residual, rcond=None)[0]
+    return _TermFit(terms, beta[1:], float(beta[0]), mean, sd)
+
+
+@dataclass
+class _EncoderFit:
+    """The encoder on ``candidates`` (M,): their dosage statistics, the target's mean/sd and
+    the trained network (None: not used)."""
+
+    candidates: np.ndarray
+    x_mean: np.ndarray
+    x_sd: np.ndarray
+    t_mean: float
+    t_sd: float
+    net: torch.nn.Module | None
+
+    def inputs(self, x: np.ndarray, device) -> torch.Tensor:
+        z = (np.asarray(x, np.float64)[:, self.candidates] - self.x_mean) / self.x_sd
+        return torch.from_numpy(z.astype(np.float32)).to(device)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.net is None:
+            return np.zeros(x.shape[0])
+        device = next(self.net.parameters()).device
+        with torch.no_grad():
+            out = self.net(self.inputs(x, device)).cpu().numpy().astype(np.float64)
+        return self.t_mean + self.t_sd * out
+
+
+def _encoder_data(x, y, target, *, weights, size) -> _EncoderFit:
+    """Candidates (most associated with ``y``) and standardisation of ``x`` (n, p) for an encoder
+    fitted to ``target`` (n,)."""
+    cand = candidate_variants(x, y, size=size, weights=weights)
+    mean, sd = standardisation(x[:, cand])
+    t_sd = float(np.std(target))
+    return _EncoderFit(cand, mean, sd, float(np.mean(target)), t_sd if t_sd > 0 else 1.0, None)
+
+
+class CNNModel:
+    """``cnn``: the elastic net, plus screened terms and the conv encoder where the K-fold CV
+    keeps them (module docstring). Registry protocol: ``fit``, ``predict``, ``importance``,
+    ``hyperparameters``, ``n_nonzero``, ``state``.
+
+    ``alpha``/``n_lambda``/``lambda_min_ratio``: the core elastic net (as ``enet``); ``terms``,
+    ``architecture``, ``training``: :mod:`.config`; ``n_se``: the margin an addition must beat;
+    ``device``: "auto"/"cpu"/"cuda".
+    """
+
+    kind = "cnn"
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.5,
+        n_lambda: int = 100,
+        lambda_min_ratio=None,
+        terms: dict | None = None,
+        architecture: dict | None = None,
+        training: dict | None = None,
+        n_se: float = 1.0,
+        device: str = "auto",
+        **ignored,
+    ) -> None:
+        self.core_params = {
+            "alpha": alpha,
+            "n_lambda": n_lambda,
+            "lambda_min_ratio": lambda_min_ratio,
+        }
+        self.terms_cfg = check_section("terms", terms, TERMS_DEFAULTS)
+        self.arch = check_section("architecture", architecture, ARCHITECTURE_DEFAULTS)
+        self.training = check_section("training", training, TRAINING_DEFAULTS)
+        self.n_se = float(n_se)
+        self.device = str(device)
+        self.core_ = None
+
+    # hooks for cnn_annot
+    def _fit_core(self, inputs):
+        from twasnet.models.enet import ElasticNetCV
+
+        return ElasticNetCV(**self.core_params, n_threads=inputs.threads).fit(
+            inputs.x, inputs.y, folds=inputs.folds
+        )
+
+    def _screen_weights(self, inputs) -> list[tuple[float, np.ndarray | None]]:
+        """``(tau, per-variant weights)`` options of the nonlinear search, the reference first."""
+        return [(0.0, None)]
+
+    def _core_hyperparameters(self) -> dict:
+        c = self.core_
+        return {
+            "alpha": self.core_params["alpha"],
+            "lambda": float(c.lambda_),
+            "lambda_index": int(c.lambda_index_),
+        }
+
+    def fit(self, inputs) -> CNNModel:
+        """Fit on :class:`twasnet.models.registry.TrainingInputs` (x, y, folds, features)."""
+        from twasnet.device import resolve_device
+
+        torch.set_num_threads(max(1, int(inputs.threads)))
+        self.device_name = resolve_device(self.device).type
+        x, y = np.asarray(inputs.x, np.float64), np.asarray(inputs.y, np.float64)
+        core = self.core_ = self._fit_core(inputs)
+        self.x_train_, self.x_sd_ = x, standardisation(x)[1]
+        folds = [
+            _Fold(
+                val,
+                x[~val] @ core.fold_coef_[i] + core.fold_intercept_[i],
+                core.cv_predictions_[val].copy(),
+            )
+            for i, val in enumerate(np.asarray(inputs.folds)[None, :] == core.fold_labels_[:, None])
+        ]
+        fitted = core.predict(x)
+        self.weights_ = None  # the nonlinear search's weights, once the terms stage chose them
+        self.terms_, self.terms_info_ = self._terms_stage(x, y, folds, fitted, inputs)
+        fitted = fitted + self.terms_.predict(x)
+        self.encoder_, self.encoder_info_ = self._encoder_stage(x, y, folds, fitted, inputs)
+        return self
+
+    def _terms_stage(self, x, y, folds, fitted, inputs):
+        """Stage 1: per option of :meth:`_screen_weights`, every fold screens and fits terms on
+        its training part; the option and then the addition are kept by :func:`one_se_better`."""
+        y_val = np.concatenate([y[f.val] for f in folds])
+        base = (y_val - np.concatenate([f.val_pred for f in folds])) ** 2
+        options, errors, fits = self._screen_weights(inputs), [], []
+        for _tau, w in options:
+            per_fold = [
+                _fit_terms(
+                    x[~f.val],
+                    y[~f.val],
+                    y[~f.val] - f.fit_pred,
+                    weights=w,
+                    terms_cfg=self.terms_cfg,
+                )
+                for f in folds
+            ]
+            pred = np.concatenate(
+                [f.val_pred + t.predict(x[f.val]) for f, t in zip(folds, per_fold, strict=True)]
+            )
+            errors.append((y_val - pred) ** 2)
+            fits.append(per_fold)
+        self.terms_cv_errors_ = (base, errors)  # per training row: the core's, each option's
+        chosen = 0  # the reference (tau = 0) unless a stronger weighting beats it by n_se SE
+        for k in range(1, len(options)):
+            if one_se_better(errors[chosen], errors[k], n_se=self.n_se)[0]:
+                chosen = k
+        used, gain, se = one_se_better(base, errors[chosen], n_se=self.n_se)
+        tau, w = options[chosen]
+        self.weights_ = w
+        info = {
+            "terms_used": used,
+            "terms_gain": gain,
+            "terms_gain_se": se,
+            "screen_strength": float(tau),
+        }
+        if not used:
+            return _TermFit(Terms(), np.zeros(0), 0.0, np.zeros(0), np.zeros(0)), info
+        for f, t in zip(folds, fits[chosen], strict=True):
+            f.fit_pred = f.fit_pred + t.predict(x[~f.val])
+            f.val_pred = f.val_pred + t.predict(x[f.val])
+        final = _fit_terms(x, y, y - fitted, weights=w, terms_cfg=self.terms_cfg)
+        return final, info
+
+    def _encoder_stage(self, x, y, folds, fitted, inputs):
+        """Stage 2: the encoder fitted per fold to what is left, the epoch count chosen from all
+        folds' errors, kept by :func:`one_se_better`, then refitted on every row."""
+        from twasnet.device import resolve_device
+
+        device = resolve_device(self.device)
+        w = self.weights_
+        size, max_epochs = self.arch["candidates"], self.training["max_epochs"]
+        info = {
+            "encoder_used": False,
+            "encoder_epochs": 0,
+            "encoder_gain": 0.0,
+            "encoder_gain_se": 0.0,
+        }
+        none = _EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
+        if max_epochs < 1:
+            return none, info
+        fold_data, scale = [], []
+        offset = 0
+        for f in folds:
+            enc = _encoder_data(x[~f.val], y[~f.val], y[~f.val] - f.fit_pred, weights=w, size=size)
+            t_fit = (y[~f.val] - f.fit_pred - enc.t_mean) / enc.t_sd
+            t_val = (y[f.val] - f.val_pred - enc.t_mean) / enc.t_sd
+            n_val = int(f.val.sum())
+            fold_data.append(
+                (
+                    np.arange(offset, offset + n_val),
+                    enc.inputs(x[~f.val], device),
+                    _tensor(t_fit, device),
+                    enc.inputs(x[f.val], device),
+                    _tensor(t_val, device),
+                )
+            )
+            scale.append(np.full(n_val, enc.t_sd**2))
+            offset += n_val
+        m = fold_data[0][1].shape[1]
+
+        def build():
+            return build_network(m, self.arch, seed=inputs.seed, device=device)
+
+        err = cv_epoch_errors(
+            fold_data, build=build, training=self.training, scale=np.concatenate(scale)
+        )
+        best = smallest_within_se(err, n_se=self.n_se)
+        used, gain, se = (
+            one_se_better(err[0], err[best], n_se=self.n_se) if best else (False, 0.0, 0.0)
+        )
+        info = {
+            "encoder_used": used,
+            "encoder_epochs": best if used else 0,
+            "encoder_gain": gain,
+            "encoder_gain_se": se,
+        }
+        if not used:
+            return none, info
+        enc = _encoder_data(x, y, y - fitted, weights=w, size=size)
+        net = build_network(len(enc.candidates), self.arch, seed=inputs.seed, device=device)
+        target = _tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
+        train_epochs(net, enc.inputs(x, device), target, epochs=best, training=self.training)
+        enc.net = net
+        return enc, info
+
+    # protocol
+    def _require_fit(self) -> None:
+        if self.core_ is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit")
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted expression (m,) for raw dosages ``x`` (m, p)."""
+        self._require_fit()
+        x = np.asarray(x, dtype=np.float64)
+        return self.core_.predict(x) + self.terms_.predict(x) + self.encoder_.predict(x)
+
+    def importance(self) -> np.ndarray:
+        """(p,): each variant's standardised absolute core coefficient ``|b_j| sd_j``, plus
+        ``|gamma_k| sd(term_k)`` of every kept term it is part of, plus, when the encoder is
+        kept, its input scaling's share ``|s_j| / sum|s|`` of the encoder's CV gain (variance)."""
+        self._require_fit()
+        t = self.terms_
+        sd = self.x_sd_
+        imp = np.abs(self.core_.coef_) * np.where(np.isfinite(sd), sd, 0.0)
+        if len(t.terms):
+            m = term_matrix(self.x_train_, t.terms, x_mean=t.x_mean, x_sd=t.x_sd)
+            size = np.abs(t.coef) * m.std(axis=0)
+            for k, (a, b) in enumerate(zip(t.terms.a, t.terms.b, strict=True)):
+                imp[a] += size[k]
+                if b >= 0:
+                    imp[b] += size[k]
+        enc = self.encoder_
+        if enc.net is not None:
+            s = np.abs(enc.net.s.detach().cpu().numpy().astype(np.float64))
+            if s.sum() > 0:
+                imp[enc.candidates] += (
+                    s / s.sum() * math.sqrt(max(self.encoder_info_["encoder_gain"], 0))
+                )
+        return imp
+
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self.importance() > 0))
+
+    def hyperparameters(self) -> dict:
+        """The core's lambda, and per addition whether the CV kept it, its CV gain (mean
+        reduction of the squared error per individual) and SE; the kept terms and epochs."""
+        self._require_fit()
+        t = self.terms_.terms
+        return {
+            **self._core_hyperparameters(),
+            **self.terms_info_,
+            **self.encoder_info_,
+            "terms": [[k, a, b] for k, a, b in zip(t.kind, t.a, t.b, strict=True)],
+            "nonlinear_used": bool(
+                self.terms_info_["terms_used"] or self.encoder_info_["encoder_used"]
+            ),
+        }
+
+    def state(self) -> dict:
+        """Everything needed to predict from new genotypes (plain tensors and Python values)."""
+        self._require_fit()
+        t, e = self.terms_, self.encoder_
+        return {
+            "model": self.kind,
+            "kind": "nested",
+            "core_coef": torch.from_numpy(np.asarray(self.core_.coef_, np.float64).copy()),
+            "core_intercept": float(self.core_.intercept_),
+            "terms": t.terms.as_dict(),
+            "terms_coef": torch.from_numpy(np.asarray(t.coef, np.float64).copy()),
+            "terms_intercept": float(t.intercept),
+            "terms_x_mean": torch.from_numpy(np.asarray(t.x_mean, np.float64).copy()),
+            "terms_x_sd": torch.from_numpy(np.asarray(t.x_sd, np.float64).copy()),
+            "architecture": dict(self.arch),
+            "encoder": None
+            if e.net is None
+            else {
+                "candidates": torch.from_numpy(e.candidates.copy()),
+                "x_mean": torch.from_numpy(e.x_mean.copy()),
+                "x_sd": torch.from_numpy(e.x_sd.copy()),
+                "t_mean": e.t_mean,
+                "t_sd": e.t_sd,
+                "state_dict": {k: v.detach().cpu().clone() for k, v in e.net.state_dict().items()},
+            },
+            "hyperparameters": self.hyperparameters(),
+        }
+
+
+class AnnotatedCNNModel(CNNModel):
+    """``cnn_annot``: the core is ``enet_annot``'s (penalty factors ``r^-tau`` from the additive
+    prior, tau by CV); the nonlinear search is weighted by the across-gene nonlinear prior
+    (:mod:`.prior`), fitted on genes other than this one, at the strength chosen by the CV.
+
+    ``prior_path``: the file of :func:`twasnet.models.deep.prior.save_prior`; ``strengths``: the
+    core's penalty-factor strengths (as ``enet_annot``); the prior's ``screen_strengths``.
+    """
+
+    kind = "cnn_annot"
+
+    def __init__(self, *, prior_path: str | None = None, strengths=(0, 0.5, 1), **params) -> None:
+        if prior_path is None:
+            raise ValueError("cnn_annot needs prior_path (the workflow fits the prior first)")
+        super().__init__(**params)
+        self.prior_path = str(prior_path)
+        self.strengths = list(strengths)
+        self._prior = None
+
+    def _load(self) -> dict:
+        from twasnet.models.deep.prior import load_prior
+
+        if self._prior is None:
+            self._prior = load_prior(self.prior_path)
+        return self._prior
+
+    def _fit_core(self, inputs):
+        from twasnet.models.enet_annot import AnnotatedElasticNetModel
+
+        core = AnnotatedElasticNetModel(
+            **self.core_params, strengths=self.strengths, prior_state=self._load()["additive"]
+        )
+        core.fit(inputs)
+        self._annot_core = core
+        return core.fit_
+
+    def _core_hyperparameters(self) -> dict:
+        return {**super()._core_hyperparameters(), "tau": float(self._annot_core.tau_)}
+
+    def _screen_weights(self, inputs):
+        from twasnet.models.deep.prior import screen_relevance
+
+        prior = self._load()
+        r = screen_relevance(prior, inputs.features, gene_id=inputs.gene_id)
+        return [(0.0, None)] + [(float(t), r**t) for t in prior["screen_strengths"] if t > 0]
+
+
+def load_model(state: dict) -> CNNModel:
+    """A predictor rebuilt from :meth:`CNNModel.state` (on CPU); it predicts identically."""
+    from twasnet.models.deep.networks import ConvEncoderNet
+
+    model = CNNModel.__new__(CNNModel)
+    coef = state["core_coef"].numpy()
+    model.core_ = _LinearCore(coef, float(state["core_intercept"]))
+    model.terms_ = _TermFit(
+        Terms.from_dict(state["terms"]),
+        state["terms_coef"].numpy(),
+        float(state["terms_intercept"]),
+        state["terms_x_mean"].numpy(),
+        state["terms_x_sd"].numpy(),
+    )
+    e = state["encoder"]
+    net = None
+    if e is not None:
+        net = ConvEncoderNet(len(e["candidates"]), state["architecture"])
+        net.load_state_dict(e["state_dict"])
+        net.eval()
+        model.encoder_ = _EncoderFit(
+            e["candidates"].numpy(),
+            e["x_mean"].numpy(),
+            e["x_sd"].numpy(),
+            float(e["t_mean"]),
+            float(e["t_sd"]),
+            net,
+        )
+    else:
+        model.encoder_ = _EncoderFit(
+            np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None
+        )
+    return model
+
+
+@dataclass
+class _LinearCore:
+    coef_: np.ndarray
+    intercept_: float
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, np.float64) @ self.coef_ + self.intercept_
