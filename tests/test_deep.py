@@ -10,7 +10,7 @@ import torch
 from twasnet.models.deep import AnnotatedCNNModel, CNNModel, load_model
 from twasnet.models.deep.config import ARCHITECTURE_DEFAULTS, TRAINING_DEFAULTS, check_section
 from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
-from twasnet.models.deep.nested import one_se_better
+from twasnet.models.deep.nested import one_se_better, smallest_within_se
 from twasnet.models.deep.networks import _conv, build_network
 from twasnet.models.deep.prior import fit_prior, gene_group, save_prior, screen_relevance
 from twasnet.models.enet import ElasticNetCV
@@ -113,22 +113,52 @@ def test_same_seed_same_model_and_state_round_trip(tmp_path):
 
 def test_the_encoder_epoch_count_comes_from_every_fold():
     arch = check_section("architecture", {"candidates": 8}, ARCHITECTURE_DEFAULTS)
-    training = check_section("training", {"max_epochs": 4}, TRAINING_DEFAULTS)
-    rng = np.random.default_rng(5)
+    training = check_section("training", {"max_epochs": 4, "patience": 10}, TRAINING_DEFAULTS)
     folds = []
     for k in range(3):
         rows = np.arange(10 * k, 10 * k + 10)
         folds.append(
             (rows, torch.randn(30, 8), torch.randn(30), torch.randn(10, 8), torch.randn(10))
         )
+    scale = np.full(30, 2.0)
     err = cv_epoch_errors(
-        folds, build=lambda: build_network(8, arch, seed=1, device="cpu"), training=training
+        folds,
+        build=lambda: build_network(8, arch, seed=1, device="cpu"),
+        training=training,
+        scale=scale,
     )
     assert err.shape == (5, 30)
     for rows, _, _, _, t_val in folds:  # epoch 0: the untrained net predicts exactly 0
-        np.testing.assert_allclose(err[0, rows], t_val.numpy() ** 2, rtol=1e-6)
+        np.testing.assert_allclose(err[0, rows], 2.0 * t_val.numpy() ** 2, rtol=1e-6)
     assert np.all(err[1:] != err[:1])
-    del rng
+
+
+def test_encoder_cv_stops_when_the_pooled_error_stops_improving():
+    """Pure-noise targets: the pooled out-of-fold error rises from epoch 1, so training stops
+    after `patience` epochs, and the one-SE rule keeps no encoder."""
+    arch = check_section("architecture", {"candidates": 8}, ARCHITECTURE_DEFAULTS)
+    training = check_section(
+        "training", {"max_epochs": 50, "patience": 3, "lr": 0.05}, TRAINING_DEFAULTS
+    )
+    torch.manual_seed(0)
+    folds = [
+        (
+            np.arange(20 * k, 20 * k + 20),
+            torch.randn(60, 8),
+            torch.randn(60),
+            torch.randn(20, 8),
+            torch.randn(20),
+        )
+        for k in range(4)
+    ]
+    err = cv_epoch_errors(
+        folds,
+        build=lambda: build_network(8, arch, seed=1, device="cpu"),
+        training=training,
+        scale=np.ones(80),
+    )
+    assert err.shape[0] < 51
+    assert smallest_within_se(err, n_se=1.0) == 0
 
 
 def test_the_network_starts_at_zero_and_its_convolution_is_the_library_one():
