@@ -5,7 +5,8 @@ variant's MAF; expression = 5 additive causal variants (+ with ``--interaction``
 of them) + noise (h2 0.2). n = 600 (480 training, 10 inner folds), p in {1000, 3000}, the model
 settings of config/config.yaml, 2 CPU threads; a CUDA column when CUDA is available. The
 cnn_annot prior is fitted on ``--prior-genes`` genes first (its time is printed apart). The ratio
-column is the deep model's time over enet's on the same gene. Target (issue 14): <= 3x on CPU.
+column is a model's time over enet's on the same gene. Target (issue 14): <= 3x on CPU.
+``--controls`` also times lasso, blup, top1 and enet_features.
 Run: ``.venv/bin/python benchmarks/deep.py [--genes 3] [--prior-genes 4] [--interaction]``.
 """
 
@@ -29,7 +30,7 @@ from scipy.stats import norm
 from twasnet.models.deep import AnnotatedCNNModel, CNNModel
 from twasnet.models.deep.prior import fit_prior, save_prior
 from twasnet.models.enet import ElasticNetCV
-from twasnet.models.registry import TrainingInputs
+from twasnet.models.registry import TrainingInputs, make_model
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 
@@ -87,6 +88,9 @@ def main() -> None:
     parser.add_argument("--prior-genes", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--interaction", action="store_true")
+    parser.add_argument(
+        "--controls", action="store_true", help="also time lasso, blup, top1, enet_features"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(CONFIG.read_text())
@@ -112,6 +116,10 @@ def main() -> None:
             inputs = inputs_of(x, y, f, seed=g, threads=args.threads)
             row = {"p": p, "gene": g}
             row["enet_s"], row["enet_r2"] = timed(ElasticNetModelLike(args.threads), inputs, x, y)
+            for name in ("lasso", "blup", "top1", "enet_features") if args.controls else ():
+                model = make_model(name, config.get(name) or {})
+                row[f"{name}_s"], row[f"{name}_r2"] = timed(model, inputs, x, y)
+                row[f"{name}_ratio"] = row[f"{name}_s"] / row["enet_s"]
             for dev in devices:
                 for name, cls, extra in (
                     ("cnn", CNNModel, {}),

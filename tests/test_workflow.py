@@ -208,3 +208,28 @@ def test_report_shows_the_comparison_and_figures_in_chromium(finished_run, tmp_p
     lines = check_report(report, tmp_path, only=("comparison", "pairs"))
     assert any("comparison table" in line for line in lines)
     assert (tmp_path / "comparison.png").stat().st_size > 0
+
+
+def test_every_exportable_model_is_in_the_predictdb_export(finished_run):
+    """enet, enet_annot and FUSION's lasso, blup and top1: a valid PredictDB file each, whose
+    weights are the artefacts' non-zero coefficients; no file for enet_features or the deep
+    models, whose predictions are not weights on dosages."""
+    from twasnet.export.artefact import find_artefacts, load_artefact
+    from twasnet.export.predictdb import check_predictdb, read_predictdb
+    from twasnet.models.registry import exportable_models
+
+    workdir, _ = finished_run
+    export = workdir / "results/export/predictdb"
+    assert {p.name.split(".")[0] for p in export.glob("*.db")} == set(exportable_models())
+    for model in exportable_models():
+        db = export / f"{model}.split0.db"
+        check_predictdb(db, export / f"{model}.split0.covariances.txt.gz")
+        weights = read_predictdb(db)["weights"]
+        n_nonzero = sum(
+            int(np.count_nonzero(g.coef))
+            for g in map(load_artefact, find_artefacts(workdir / "results", models=[model]))
+            if g is not None
+        )
+        assert len(weights) == n_nonzero > 0, model
+    top1 = read_predictdb(export / "top1.split0.db")["weights"]
+    assert top1.groupby("gene").size().eq(1).all()

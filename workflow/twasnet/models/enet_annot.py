@@ -176,7 +176,7 @@ def fit_hit_prior(
     hit = np.concatenate(hits)
     group = np.concatenate(groups)
     if a_all.shape[0] == 0:
-        raise ValueError("fit_enet_prior: the genes have no variants")
+        raise ValueError("fit_hit_prior: the genes have no variants")
 
     mean, sd = feature_standardisation(feats)
     z_all = (a_all - mean) / sd

@@ -204,19 +204,28 @@ def marginal_ranking(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def candidate_variants(
-    x: np.ndarray, y: np.ndarray, *, size: int, weights: np.ndarray | None = None
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    size: int,
+    weights: np.ndarray | None = None,
+    weighted_share: float = 0.5,
 ) -> np.ndarray:
-    """Column indices (<= ``size``, sorted) the nonlinear search considers: the variants most
-    associated with ``y`` on these rows; with ``weights`` (p,), half of them are instead the
-    variants of largest weight (ties by stronger association), so annotations can bring in
-    variants that have no marginal effect (a pure interaction or recessive effect)."""
+    """Column indices (sorted) the nonlinear search considers: the ``size`` variants most
+    associated with ``y`` on these rows. With ``weights`` (p,) that are not all equal, a
+    ``weighted_share`` of them are instead the variants of largest weight (ties by stronger
+    association), so annotations can bring in variants with no marginal effect (a pure
+    interaction); ``weighted_share`` 1 adds ``size`` such variants to the ``size`` most
+    associated ones (at most ``2 size`` in all)."""
     order = marginal_ranking(x, y)
     if weights is None or size < 2 or np.ptp(np.asarray(weights)) == 0:
         return np.sort(order[:size])
     rank = np.empty(order.size, dtype=np.int64)
     rank[order] = np.arange(order.size)
-    by_weight = np.lexsort((rank, -np.asarray(weights, dtype=np.float64)))[: size // 2]
-    rest = order[~np.isin(order, by_weight)][: size - by_weight.size]
+    n_weighted = int(round(size * min(weighted_share, 1.0)))
+    by_weight = np.lexsort((rank, -np.asarray(weights, dtype=np.float64)))[:n_weighted]
+    n_rest = size if weighted_share >= 1 else size - by_weight.size
+    rest = order[~np.isin(order, by_weight)][:n_rest]
     return np.sort(np.concatenate([by_weight, rest]))
 
 

@@ -99,8 +99,10 @@ def _fit_terms(x, y, residual, *, weights, terms_cfg) -> _TermFit:
     associated with expression ``y`` (n,) -- and fit them to the residual by least squares."""
     mean, sd = standardisation(x)
     cand = np.zeros(0, np.int64)
-    if terms_cfg["pairs"]:
-        cand = candidate_variants(x, y, size=terms_cfg["candidates"], weights=weights)
+    if terms_cfg["pairs"]:  # with weights: the most associated and as many of the most weighted
+        cand = candidate_variants(
+            x, y, size=terms_cfg["candidates"], weights=weights, weighted_share=1.0
+        )
     terms = screen_terms(
         x,
         residual,
