@@ -145,6 +145,33 @@ class _EncoderFit:
         return self.t_mean + self.t_sd * out
 
 
+def _encoder_folds(x, y, folds, *, weights, size, device):
+    """Per fold ``(rows, x_fit, t_fit, x_val, t_val)`` tensors for :func:`cv_epoch_errors`: the
+    candidates' standardised dosages and the standardised residual of what is fitted so far,
+    candidates and statistics from the fold's training part; and the scale (n,) that turns each
+    row's squared error back into expression's units."""
+    fold_data, scale, offset = [], [], 0
+    for f in folds:
+        enc = _encoder_data(
+            x[~f.val], y[~f.val], y[~f.val] - f.fit_pred, weights=weights, size=size
+        )
+        t_fit = (y[~f.val] - f.fit_pred - enc.t_mean) / enc.t_sd
+        t_val = (y[f.val] - f.val_pred - enc.t_mean) / enc.t_sd
+        n_val = int(f.val.sum())
+        fold_data.append(
+            (
+                np.arange(offset, offset + n_val),
+                enc.inputs(x[~f.val], device),
+                _tensor(t_fit, device),
+                enc.inputs(x[f.val], device),
+                _tensor(t_val, device),
+            )
+        )
+        scale.append(np.full(n_val, enc.t_sd**2))
+        offset += n_val
+    return fold_data, np.concatenate(scale)
+
+
 def _encoder_data(x, y, target, *, weights, size) -> _EncoderFit:
     """Candidates (most associated with ``y``) and standardisation of ``x`` (n, p) for an encoder
     fitted to ``target`` (n,)."""
@@ -296,36 +323,16 @@ class CNNModel:
         none = _EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
         if max_epochs < 1:
             return none, info
-        fold_data, scale = [], []
-        offset = 0
-        for f in folds:
-            enc = _encoder_data(x[~f.val], y[~f.val], y[~f.val] - f.fit_pred, weights=w, size=size)
-            t_fit = (y[~f.val] - f.fit_pred - enc.t_mean) / enc.t_sd
-            t_val = (y[f.val] - f.val_pred - enc.t_mean) / enc.t_sd
-            n_val = int(f.val.sum())
-            fold_data.append(
-                (
-                    np.arange(offset, offset + n_val),
-                    enc.inputs(x[~f.val], device),
-                    _tensor(t_fit, device),
-                    enc.inputs(x[f.val], device),
-                    _tensor(t_val, device),
-                )
-            )
-            scale.append(np.full(n_val, enc.t_sd**2))
-            offset += n_val
+        fold_data, scale = _encoder_folds(x, y, folds, weights=w, size=size, device=device)
         m = fold_data[0][1].shape[1]
 
         def build():
             return build_network(m, self.arch, seed=inputs.seed, device=device)
 
-        err = cv_epoch_errors(
-            fold_data, build=build, training=self.training, scale=np.concatenate(scale)
-        )
-        best = smallest_within_se(err, n_se=self.n_se)
-        used, gain, se = (
-            one_se_better(err[0], err[best], n_se=self.n_se) if best else (False, 0.0, 0.0)
-        )
+        err = cv_epoch_errors(fold_data, build=build, training=self.training, scale=scale)
+        best = smallest_within_se(err, n_se=self.n_se)  # > 0: epoch 0 is clearly worse
+        used, gain, se = one_se_better(err[0], err[best], n_se=self.n_se)  # and so is it here
+        used = used and best > 0
         info = {
             "encoder_used": used,
             "encoder_epochs": best if used else 0,
