@@ -24,13 +24,14 @@ class MeanModel:
 
     def fit(self, inputs):
         self.mean = float(np.mean(inputs.y))
+        self.p = np.asarray(inputs.x).shape[1]
         return self
 
     def predict(self, x):
         return np.full(np.asarray(x).shape[0], self.mean)
 
     def importance(self):
-        return np.zeros(0)
+        return np.zeros(self.p)
 
     def hyperparameters(self):
         return {"mean": self.mean}
@@ -39,7 +40,7 @@ class MeanModel:
         return 0
 
     def state(self):
-        return {"kind": "linear", "coef": [], "intercept": self.mean}
+        return {"kind": "linear", "coef": [0.0] * self.p, "intercept": self.mean}
 
 
 def test_a_registered_toy_model_trains_and_aggregates(monkeypatch, tmp_path):
