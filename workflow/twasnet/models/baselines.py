@@ -108,16 +108,40 @@ def marginal_t(x: np.ndarray, y: np.ndarray, usable: np.ndarray) -> tuple[np.nda
     return t, p_value
 
 
-class Top1Model:
+class _LinearBaseline:
+    """The registry protocol of a model whose prediction is ``intercept_ + x @ coef_``."""
+
+    def __init__(self, **ignored) -> None:
+        self.coef_: np.ndarray | None = None
+
+    def _fitted(self) -> np.ndarray:
+        if self.coef_ is None:
+            raise RuntimeError(f"{type(self).__name__} used before fit")
+        return self.coef_
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predictions (m,) for dosages ``x`` (m, p)."""
+        return np.asarray(x, dtype=np.float64) @ self._fitted() + self.intercept_
+
+    def importance(self) -> np.ndarray:
+        """Coefficients (p,) on the original dosage scale (0 for unused columns)."""
+        return self._fitted().copy()
+
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self._fitted()))
+
+    def state(self) -> dict:
+        """Prediction is ``intercept + dosages @ coef`` on the original dosage scale."""
+        return _linear_state(self._fitted(), self.intercept_, self.hyperparameters())
+
+
+class Top1Model(_LinearBaseline):
     """FUSION ``top1``: OLS on the one variant with the largest marginal ``|t|``.
 
     Ties (``|t|`` within a relative 1e-12 of the maximum) go to the lowest column index; constant
     columns are never chosen. After ``fit``: ``index_``, ``t_``, ``p_value_``, ``coef_`` (p,)
     (one non-zero entry, the OLS slope) and ``intercept_``.
     """
-
-    def __init__(self, **ignored) -> None:
-        self.coef_: np.ndarray | None = None
 
     def fit(self, inputs: TrainingInputs) -> Top1Model:
         """Fit on ``inputs.x`` (n_train, p) and ``inputs.y`` (n_train,); folds are not used."""
@@ -138,29 +162,9 @@ class Top1Model:
         self.intercept_ = float(y.mean() - slope * xj.mean())
         return self
 
-    def _fitted(self) -> np.ndarray:
-        if self.coef_ is None:
-            raise RuntimeError("Top1Model used before fit")
-        return self.coef_
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions (m,) for dosages ``x`` (m, p)."""
-        return np.asarray(x, dtype=np.float64) @ self._fitted() + self.intercept_
-
-    def importance(self) -> np.ndarray:
-        """Coefficients (p,) on the dosage scale: the slope at the chosen variant, 0 elsewhere."""
-        return self._fitted().copy()
-
     def hyperparameters(self) -> dict:
         self._fitted()
         return {"variant_index": self.index_, "t": self.t_, "p_value": self.p_value_}
-
-    def n_nonzero(self) -> int:
-        return int(np.count_nonzero(self._fitted()))
-
-    def state(self) -> dict:
-        """Prediction is ``intercept + dosages @ coef`` on the original dosage scale."""
-        return _linear_state(self._fitted(), self.intercept_, self.hyperparameters())
 
 
 class LassoModel(ElasticNetModel):
@@ -201,16 +205,13 @@ def ridge_coef(z: np.ndarray, y_c: np.ndarray, lam: float) -> np.ndarray:
     return z.T @ linalg.solve(kernel, y_c, assume_a="pos")
 
 
-class BlupModel:
+class BlupModel(_LinearBaseline):
     """FUSION ``blup``: ridge on standardised dosages, lambda from the REML cis-h2 (module docs).
 
     After ``fit``: ``coef_`` (p,) and ``intercept_`` on the dosage scale, ``lambda_``, ``h2_``
     (clamped), ``reml_`` the :class:`~twasnet.heritability.RemlResult`, ``n_effective_`` (p_eff,
     the non-constant training columns).
     """
-
-    def __init__(self, **ignored) -> None:
-        self.coef_: np.ndarray | None = None
 
     def fit(self, inputs: TrainingInputs) -> BlupModel:
         """Fit on ``inputs.x`` (n_train, p) and ``inputs.y`` (n_train,); folds are not used."""
@@ -234,19 +235,6 @@ class BlupModel:
         self.n_effective_ = p_eff
         return self
 
-    def _fitted(self) -> np.ndarray:
-        if self.coef_ is None:
-            raise RuntimeError("BlupModel used before fit")
-        return self.coef_
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Predictions (m,) for dosages ``x`` (m, p)."""
-        return np.asarray(x, dtype=np.float64) @ self._fitted() + self.intercept_
-
-    def importance(self) -> np.ndarray:
-        """Coefficients (p,) on the original dosage scale (0 for constant columns)."""
-        return self._fitted().copy()
-
     def hyperparameters(self) -> dict:
         self._fitted()
         reml = self.reml_
@@ -259,10 +247,3 @@ class BlupModel:
             "reml_converged": bool(reml.converged),
             "n_effective_variants": self.n_effective_,
         }
-
-    def n_nonzero(self) -> int:
-        return int(np.count_nonzero(self._fitted()))
-
-    def state(self) -> dict:
-        """Prediction is ``intercept + dosages @ coef`` on the original dosage scale."""
-        return _linear_state(self._fitted(), self.intercept_, self.hyperparameters())
