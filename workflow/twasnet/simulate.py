@@ -119,9 +119,10 @@ PRESETS: dict[str, dict] = {
     "demo": {
         "seed": 20240601,
         "n_individuals": 600,
-        # 50 genes (~30 selected) keep `make demo` under 15 min on 2 cores with every model and
-        # the pairwise path; the scenario presets below set their own count
-        "n_genes": 50,
+        # 24 genes (~14 selected) keep `make demo` under 15 min on 2 cores with seven models: with
+        # 50 (28 selected) and eight the training alone took ~31 core-minutes (2026-12-01); the
+        # scenario presets below set their own count
+        "n_genes": 24,
         "n_chromosomes": 2,
         "chromosome_length_bp": 10_000_000,
         "window_bp": 250_000,
