@@ -29,7 +29,7 @@ from scipy.stats import norm
 
 from twasnet.models.deep import AnnotatedCNNModel, CNNModel
 from twasnet.models.deep.prior import fit_prior, save_prior
-from twasnet.models.enet import ElasticNetCV
+from twasnet.models.enet import ElasticNetModel
 from twasnet.models.registry import TrainingInputs, make_model
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
@@ -115,7 +115,7 @@ def main() -> None:
             x, y, f = gene(g, 600, p, args.interaction)
             inputs = inputs_of(x, y, f, seed=g, threads=args.threads)
             row = {"p": p, "gene": g}
-            row["enet_s"], row["enet_r2"] = timed(ElasticNetModelLike(args.threads), inputs, x, y)
+            row["enet_s"], row["enet_r2"] = timed(ElasticNetModel(), inputs, x, y)
             for name in ("lasso", "blup", "top1", "enet_features") if args.controls else ():
                 model = make_model(name, config.get(name) or {})
                 row[f"{name}_s"], row[f"{name}_r2"] = timed(model, inputs, x, y)
@@ -140,20 +140,6 @@ def main() -> None:
             )
     table = pd.DataFrame(rows)
     print(table.groupby("p").mean(numeric_only=True).drop(columns="gene").round(3).T.to_string())
-
-
-class ElasticNetModelLike:
-    """enet as the workflow fits it (the registry's estimator), timed the same way."""
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-
-    def fit(self, inputs):
-        self.fit_ = ElasticNetCV(n_threads=self.threads).fit(inputs.x, inputs.y, folds=inputs.folds)
-        return self
-
-    def predict(self, x):
-        return self.fit_.predict(x)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ class _TermFit:
     intercept: float
     x_mean: np.ndarray
     x_sd: np.ndarray
+    term_sd: np.ndarray | None = None  # (k,) of the training rows, for importance
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         if not len(self.terms):
@@ -246,7 +247,8 @@ class CNNModel:
         self.device_name = resolve_device(self.device).type
         x, y = np.asarray(inputs.x, np.float64), np.asarray(inputs.y, np.float64)
         core = self.core_ = self._fit_core(inputs)
-        self.x_train_, self.x_sd_ = x, standardisation(x)[1]
+        sd = standardisation(x)[1]
+        self.x_sd_ = np.where(np.isfinite(sd), sd, 0.0)
         folds = [
             _Fold(
                 val,
@@ -304,6 +306,9 @@ class CNNModel:
             f.fit_pred = f.fit_pred + t.predict(x[~f.val])
             f.val_pred = f.val_pred + t.predict(x[f.val])
         final = _fit_terms(x, y, y - fitted, weights=w, terms_cfg=self.terms_cfg)
+        if len(final.terms):
+            m = term_matrix(x, final.terms, x_mean=final.x_mean, x_sd=final.x_sd)
+            final.term_sd = m.std(axis=0)
         return final, info
 
     def _encoder_stage(self, x, y, folds, fitted, inputs):
@@ -365,11 +370,9 @@ class CNNModel:
         kept, its input scaling's share ``|s_j| / sum|s|`` of the encoder's CV gain (variance)."""
         self._require_fit()
         t = self.terms_
-        sd = self.x_sd_
-        imp = np.abs(self.core_.coef_) * np.where(np.isfinite(sd), sd, 0.0)
+        imp = np.abs(self.core_.coef_) * self.x_sd_
         if len(t.terms):
-            m = term_matrix(self.x_train_, t.terms, x_mean=t.x_mean, x_sd=t.x_sd)
-            size = np.abs(t.coef) * m.std(axis=0)
+            size = np.abs(t.coef) * t.term_sd
             for k, (a, b) in enumerate(zip(t.terms.a, t.terms.b, strict=True)):
                 imp[a] += size[k]
                 if b >= 0:
