@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
+import json
 import os
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 import cyvcf2
@@ -11,8 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from twasnet.cli import main
 from twasnet.errors import InputError
-from twasnet.simulate import ANNOTATION_COLUMNS, PRESETS, TARGET_PARAMETERS, simulate_cohort
+from twasnet.simulate import (
+    ANNOTATION_COLUMNS,
+    PRESETS,
+    TARGET_PARAMETERS,
+    SimulationParameters,
+    simulate_cohort,
+)
+from twasnet.simulate.params import parse_settings
 
 FILE_KEYS = (
     "expression",
@@ -51,20 +60,126 @@ def truth(cohort) -> pd.DataFrame:
     return pd.read_csv(cohort["truth_genes"], sep="\t")
 
 
-def test_presets_name_exactly_the_keyword_parameters():
-    signature = inspect.signature(simulate_cohort).parameters
+def test_presets_are_parameters_and_leave_the_target_cohort_at_its_defaults():
     # the optional target cohort's parameters are not part of the presets (--target N sets it)
-    params = set(signature) - {"out_dir"} - set(TARGET_PARAMETERS)
-    for name in PRESETS:
-        assert set(PRESETS[name]) == params, name
+    defaults = {f.name: f.default for f in fields(SimulationParameters)}
+    for name, preset in PRESETS.items():
+        assert isinstance(preset, SimulationParameters), name
+        for key, default in TARGET_PARAMETERS.items():
+            assert getattr(preset, key) == default, (name, key)
     for key, default in TARGET_PARAMETERS.items():
-        assert signature[key].default == default, key
+        assert defaults[key] == default, key
+    assert set(TARGET_PARAMETERS) == {"n_target"} | {k for k in defaults if k.startswith("target_")}
 
 
-def test_cli_offers_every_preset():
-    from twasnet.cli import PRESET_NAMES
+# What each derived preset changes in its parent (README, "Simulated cohorts"); nothing else.
+DERIVED_PRESETS = {
+    "linear": (
+        "demo",
+        {
+            "n_genes": 80,
+            "h2_null_fraction": 0.25,
+            "nonlinear_share": 0.0,
+            "annotation_informativeness": 0.0,
+        },
+    ),
+    "nonlinear": (
+        "linear",
+        {
+            "nonlinear_share": 0.7,
+            "nonlinear_kinds": "dominance,epistasis",
+            "annotation_informativeness": 2.0,
+        },
+    ),
+    "nonlinear_annotated": (
+        "nonlinear",
+        {"annotation_informativeness": 0.0, "nonlinear_annotation_informativeness": 3.0},
+    ),
+    "annotated": (
+        "linear",
+        {"causal_min": 10, "causal_max": 30, "annotation_informativeness": 3.0},
+    ),
+    "tiny": (
+        "demo",
+        {
+            "seed": 7,
+            "n_individuals": 120,
+            "n_genes": 8,
+            "chromosome_length_bp": 1_000_000,
+            "window_bp": 100_000,
+            "h2_null_fraction": 0.25,
+            "h2_min": 0.2,
+            "h2_max": 0.6,
+            "indels_per_chromosome": 8,
+            "missing_calls_per_chromosome": 20,
+        },
+    ),
+}
 
-    assert sorted(PRESET_NAMES) == sorted(PRESETS)
+
+def test_derived_presets_differ_from_their_parent_only_in_the_documented_fields():
+    assert set(PRESETS) == {"demo"} | set(DERIVED_PRESETS)
+    for name, (parent, changes) in DERIVED_PRESETS.items():
+        before, after = asdict(PRESETS[parent]), asdict(PRESETS[name])
+        changed = {k: v for k, v in after.items() if before[k] != v}
+        assert changed == changes, name
+    # the demo states the fields that have no default and leaves the others at their defaults
+    demo = asdict(PRESETS["demo"])
+    for f in fields(SimulationParameters):
+        if f.default is not MISSING:
+            assert demo[f.name] == f.default, f.name
+
+
+def test_cli_offers_every_preset(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate", "--help"])
+    help_text = capsys.readouterr().out
+    assert "{" + ",".join(sorted(PRESETS)) + "}" in help_text
+
+
+def test_set_parses_each_value_with_its_fields_type():
+    settings = parse_settings(
+        [
+            "n_genes=6",
+            "nonlinear_share=0.5",
+            "nonlinear_kinds=dominance,epistasis",
+            "target_binary=true",
+            "population_size=2e4",
+        ]
+    )
+    assert settings == {
+        "n_genes": 6,
+        "nonlinear_share": 0.5,
+        "nonlinear_kinds": "dominance,epistasis",
+        "target_binary": True,
+        "population_size": 20000.0,
+    }
+    assert [type(v) for v in settings.values()] == [int, float, str, bool, float]
+    assert parse_settings(["target_binary=no"]) == {"target_binary": False}
+    with pytest.raises(InputError, match="n_genes takes an integer"):
+        parse_settings(["n_genes=2.5"])
+    with pytest.raises(InputError, match="target_binary takes true or false"):
+        parse_settings(["target_binary=maybe"])
+
+
+def test_cli_names_an_unknown_key_and_an_out_of_range_value(tmp_path, capsys):
+    assert main(["simulate", "--preset", "tiny", "--set", "n_gene=6", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--set 'n_gene=6'" in err
+    # the valid keys are listed, every one of them
+    assert all(f.name in err for f in fields(SimulationParameters))
+    assert main(["simulate", "--set", "nonlinear_share=1.5", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "nonlinear_share=1.5 must lie in [0, 1]" in err
+    assert main(["simulate", "--set", "nonlinear_share", "--out", str(tmp_path)]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_simulation_json_records_every_parameter(cohort):
+    recorded = json.loads(Path(cohort["simulation"]).read_text())["parameters"]
+    assert list(recorded) == [f.name for f in fields(SimulationParameters)]
+    assert recorded == asdict(PRESETS["tiny"])
 
 
 def test_files_exist_and_are_readable(cohort):
@@ -98,6 +213,17 @@ def test_samples_overlap_partially(cohort):
     expressed = set(pd.read_csv(cohort["expression"], sep="\t", nrows=0).columns[4:])
     assert len(expressed - genotyped) == 1  # expression without genotypes
     assert 1 <= len(genotyped - expressed) <= 0.05 * len(genotyped)  # genotypes without expression
+    recorded = json.loads(Path(cohort["simulation"]).read_text())["samples"]
+    assert recorded["expression_without_genotypes"] == sorted(expressed - genotyped)
+    assert recorded["genotyped_without_expression"] == sorted(genotyped - expressed)
+
+
+def test_recorded_samples_are_the_eqtl_cohorts_with_a_target_cohort_too(tmp_path):
+    paths = simulate_cohort(replace(PRESETS["tiny"], n_target=5), out_dir=tmp_path)
+    genotyped = set(cyvcf2.VCF(paths["genotypes"].format(chrom="1")).samples)
+    expressed = set(pd.read_csv(paths["expression"], sep="\t", nrows=0).columns[4:])
+    recorded = json.loads(Path(paths["simulation"]).read_text())["samples"]
+    assert recorded["expression_without_genotypes"] == sorted(expressed - genotyped)
 
 
 def test_vcf_has_multiallelic_indel_missing_and_ids(cohort):
@@ -160,7 +286,7 @@ def test_truth_h2_and_causal_variants(cohort, truth):
     assert (causal["maf"] >= 0.05).all()
     assert causal["effect_kind"].str.contains("additive").all()
     tss = truth.set_index("gene_id")["tss"]
-    window = PRESETS["tiny"]["window_bp"]
+    window = PRESETS["tiny"].window_bp
     assert (np.abs(causal["pos"].to_numpy() - tss[causal["gene_id"]].to_numpy()) <= window).all()
     assert (variants.loc[variants["causal"] == 0, "effect_kind"] == "none").all()
 
@@ -209,17 +335,17 @@ def test_nonlinear_share_is_what_an_additive_model_misses(cohort, truth):
 
 def test_same_seed_same_bytes_other_seed_differs(cohort, tmp_path):
     first = _all_files(Path(cohort["expression"]).parent)
-    simulate_cohort(out_dir=tmp_path / "again", **PRESETS["tiny"])
+    simulate_cohort(PRESETS["tiny"], out_dir=tmp_path / "again")
     assert _all_files(tmp_path / "again") == first
-    other = dict(PRESETS["tiny"], seed=PRESETS["tiny"]["seed"] + 1)
-    simulate_cohort(out_dir=tmp_path / "other", **other)
+    other = replace(PRESETS["tiny"], seed=PRESETS["tiny"].seed + 1)
+    simulate_cohort(other, out_dir=tmp_path / "other")
     changed = _all_files(tmp_path / "other")
     for name in ("genotypes/chr1.vcf.gz", "expression.bed.gz", "truth_genes.tsv"):
         assert changed[name] != first[name], name
 
 
 def test_nonlinear_share_zero_gives_purely_additive_genes(cohort, truth, tmp_path):
-    paths = simulate_cohort(out_dir=tmp_path, **dict(PRESETS["tiny"], nonlinear_share=0.0))
+    paths = simulate_cohort(replace(PRESETS["tiny"], nonlinear_share=0.0), out_dir=tmp_path)
     additive = pd.read_csv(paths["truth_genes"], sep="\t")
     assert (additive["h2_nonlinear"] == 0).all()
     assert set(additive["effect_kinds"]) <= {"additive", "none"}
@@ -235,8 +361,8 @@ def test_nonlinear_share_zero_gives_purely_additive_genes(cohort, truth, tmp_pat
 
 
 def test_nonlinear_kinds_restrict_the_effect_shapes(tmp_path):
-    params = dict(PRESETS["tiny"], nonlinear_share=0.8, nonlinear_kinds="dominance,epistasis")
-    genes = pd.read_csv(simulate_cohort(out_dir=tmp_path, **params)["truth_genes"], sep="\t")
+    params = replace(PRESETS["tiny"], nonlinear_share=0.8, nonlinear_kinds="dominance,epistasis")
+    genes = pd.read_csv(simulate_cohort(params, out_dir=tmp_path)["truth_genes"], sep="\t")
     kinds = {k for row in genes["effect_kinds"] for k in row.split(",")}
     assert "threshold" not in kinds
     assert kinds & {"dominance", "epistasis"}
@@ -250,11 +376,16 @@ def test_nonlinear_kinds_restrict_the_effect_shapes(tmp_path):
         ("n_individuals", 5),
         ("nonlinear_kinds", "recessive"),
         ("nonlinear_annotation_informativeness", -1.0),
+        ("n_genes", 2.5),
+        ("causal_max", 0),
+        ("target_phenotype_h2", 0.95),
+        ("target_binary", "yes"),
+        ("mutation_rate", float("inf")),
     ],
 )
-def test_bad_parameters_are_named(tmp_path, key, value):
+def test_bad_parameters_are_named(key, value):
     with pytest.raises(InputError, match=key):
-        simulate_cohort(out_dir=tmp_path, **dict(PRESETS["tiny"], **{key: value}))
+        replace(PRESETS["tiny"], **{key: value})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -263,13 +394,14 @@ def test_bad_parameters_are_named(tmp_path, key, value):
 
 # Many heritable genes on a small cohort, most of their h² nonlinear, additive causal variants
 # unrelated to annotations: enough carriers to measure their enrichment.
-_NL_ANNOTATED = PRESETS["tiny"] | {
-    "n_genes": 60,
-    "h2_null_fraction": 0.0,
-    "nonlinear_share": 0.7,
-    "nonlinear_kinds": "dominance,epistasis",
-    "annotation_informativeness": 0.0,
-}
+_NL_ANNOTATED = replace(
+    PRESETS["tiny"],
+    n_genes=60,
+    h2_null_fraction=0.0,
+    nonlinear_share=0.7,
+    nonlinear_kinds="dominance,epistasis",
+    annotation_informativeness=0.0,
+)
 _MARKS = ["enhancer", "tf_binding"]
 
 
@@ -278,8 +410,8 @@ def nl_cohorts(tmp_path_factory) -> dict[float, dict[str, str]]:
     """The cohort above with nonlinear_annotation_informativeness 0 and 6."""
     return {
         value: simulate_cohort(
+            replace(_NL_ANNOTATED, nonlinear_annotation_informativeness=value),
             out_dir=tmp_path_factory.mktemp(f"nl_annotated_{value:g}"),
-            **(_NL_ANNOTATED | {"nonlinear_annotation_informativeness": value}),
         )
         for value in (0.0, 6.0)
     }
@@ -298,31 +430,33 @@ def _carrier_enrichment(variants: pd.DataFrame) -> tuple[float, int]:
     with MAF >= 0.05), and the number of carriers."""
     nonlinear = variants["effect_kind"].str.contains("dominance|epistasis")
     carriers = variants[(variants["causal"] == 1) & nonlinear]
-    window = variants[variants["maf"] >= PRESETS["tiny"]["causal_min_maf"]]
+    window = variants[variants["maf"] >= PRESETS["tiny"].causal_min_maf]
     return carriers["marked"].mean() / window["marked"].mean(), len(carriers)
 
 
 def test_zero_nonlinear_informativeness_leaves_every_preset_unchanged(tmp_path):
-    assert PRESETS["demo"]["nonlinear_annotation_informativeness"] == 0.0
+    assert PRESETS["demo"].nonlinear_annotation_informativeness == 0.0
     for name in ("demo", "linear", "nonlinear", "annotated", "tiny"):
-        assert PRESETS[name]["nonlinear_annotation_informativeness"] == 0.0, name
+        assert PRESETS[name].nonlinear_annotation_informativeness == 0.0, name
     # the scenario presets' genetic model on the tiny cohort's size: absent == 0.0, byte for byte
     size = {"n_individuals": 60, "n_genes": 6, "chromosome_length_bp": 500_000, "window_bp": 50_000}
     for name in ("demo", "linear", "nonlinear"):
-        params = PRESETS[name] | size
-        absent = {k: v for k, v in params.items() if k != "nonlinear_annotation_informativeness"}
-        simulate_cohort(out_dir=tmp_path / name / "absent", **absent)
-        simulate_cohort(out_dir=tmp_path / name / "zero", **params)
+        params = replace(PRESETS[name], **size)
+        absent = asdict(params)
+        del absent["nonlinear_annotation_informativeness"]
+        simulate_cohort(SimulationParameters(**absent), out_dir=tmp_path / name / "absent")
+        simulate_cohort(params, out_dir=tmp_path / name / "zero")
         assert _all_files(tmp_path / name / "absent") == _all_files(tmp_path / name / "zero")
 
 
 def test_nonlinear_annotated_preset():
-    expected = PRESETS["nonlinear"] | {
-        "annotation_informativeness": 0.0,
-        "nonlinear_annotation_informativeness": 3.0,
-    }
+    expected = replace(
+        PRESETS["nonlinear"],
+        annotation_informativeness=0.0,
+        nonlinear_annotation_informativeness=3.0,
+    )
     assert PRESETS["nonlinear_annotated"] == expected
-    assert expected["nonlinear_share"] == 0.7
+    assert expected.nonlinear_share == 0.7
 
 
 def test_nonlinear_log_weight_marks_enhancers_and_tf_sites():
@@ -360,7 +494,7 @@ def test_nonlinear_carriers_are_recorded_as_pure_nonlinear_variants(nl_cohorts):
     assert len(carriers) > 0
     assert set(carriers["effect_kind"]) <= {"dominance", "epistasis", "dominance+epistasis"}
     assert (carriers["beta"] == 0).all() and (causal.loc[additive, "beta"] != 0).all()
-    assert (carriers["maf"] >= PRESETS["tiny"]["causal_min_maf"]).all()
+    assert (carriers["maf"] >= PRESETS["tiny"].causal_min_maf).all()
     # the additive causal variants and h² are those of the same seed without annotated carriers
     additive_before = before[before["effect_kind"].str.contains("additive")]
     key = ["gene_id", "pos"]
