@@ -1,6 +1,7 @@
 rule prepare_cohort:
     input:
         genotypes=genotype_files(),
+        genotype_samples=genotype_sample_files(),
         expression=config["expression"],
         covariates=optional(config["covariates"]),
     output:
@@ -52,6 +53,7 @@ rule extract_cis:
     input:
         genotypes=lambda wc: genotype_file(wc.chrom),
         genotype_index=genotype_index,
+        genotype_siblings=genotype_siblings,
         samples="results/cohort/samples.tsv",
         expression="results/cohort/expression.parquet",
         annotations=optional(config["annotations"]["path"]),

@@ -35,6 +35,8 @@ PACKAGES = (
     "adelie",
     "cyvcf2",
     "pysam",
+    "bed-reader",
+    "pgenlib",
     "msprime",
     "snakemake",
     "statsmodels",

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from twasnet.errors import InputError
-from twasnet.io.common import duplicated_ids
+from twasnet.io.common import duplicated_ids, require_complete_bgzf
 
 SKIP_REASONS = ("multiallelic", "non_snv", "missing_rate", "maf", "hwe")
 VARIANT_COLUMNS = (
@@ -124,10 +124,16 @@ def vcf_samples(path: str) -> list[str]:
         ids = list(vcf.samples)
     finally:
         vcf.close()
+    return check_file_samples(path, ids, where="no genotype columns after FORMAT")
+
+
+def check_file_samples(path: str, ids: Sequence[str], *, where: str) -> list[str]:
+    """``ids`` (a genotype file's samples, file order) as strings; InputError when there are none
+    (``where`` says where they were looked for) or some occur twice."""
+    ids = [str(s) for s in ids]
     if not ids:
         raise InputError(
-            f"Genotype file {path!r} has no samples (no genotype columns after FORMAT); "
-            "twasnet needs per-sample genotypes."
+            f"Genotype file {path!r} has no samples ({where}); twasnet needs per-sample genotypes."
         )
     dups = duplicated_ids(ids)
     if dups:
@@ -185,27 +191,16 @@ def _require_index(path: str) -> None:
 
 
 # The empty BGZF block that ends every complete bgzip (and BCF) file (SAM/BAM spec, 4.1.2).
-BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-
-
 def _require_complete(path: str) -> None:
-    """InputError if a BGZF-compressed ``path`` lacks the end-of-file block: the file is
-    truncated (an interrupted copy or download) and htslib would stop early without an error."""
-    with open(path, "rb") as handle:
-        head = handle.read(18)
-        if not (head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"):
-            return  # not BGZF (plain text, or not a genotype file): _open judges it
-        handle.seek(0, os.SEEK_END)
-        size = handle.tell()
-        handle.seek(max(0, size - len(BGZF_EOF)))
-        tail = handle.read()
-    if tail != BGZF_EOF:
-        raise InputError(
-            f"Genotype file {path!r} is truncated: it does not end with the BGZF end-of-file "
-            f"block ({size:,} bytes), so records at its end are missing. Copy or download it "
-            "again (compare its size or checksum with the source), or recompress it with "
-            f"`bgzip`, then re-index it with {_reindex_command(path)}."
-        )
+    """InputError if a BGZF-compressed ``path`` is truncated (an interrupted copy or download):
+    htslib would stop early without an error. Not BGZF (plain text, not a genotype file): _open
+    judges it."""
+    require_complete_bgzf(
+        path,
+        what="Genotype file",
+        remedy="Copy or download it again (compare its size or checksum with the source), or "
+        f"recompress it with `bgzip`, then re-index it with {_reindex_command(path)}.",
+    )
 
 
 def _resolve_contig(path: str, vcf: cyvcf2.VCF, chrom: str) -> str | None:
@@ -343,6 +338,18 @@ def _has_format_field(vcf: cyvcf2.VCF, field: str) -> bool:
 _GT_LUT = np.array([0.0, 1.0, 2.0, np.nan], dtype=np.float32)  # gts012 codes -> ALT count
 
 
+def variant_skip_reason(ref: str, alts: Sequence[str]) -> str | None:
+    """Why a record is not read: "multiallelic" unless it has exactly one ALT allele (none, as
+    for ALT ".", counts here too), "non_snv" unless REF and ALT are single bases (A/C/G/T, any
+    case); None for a bi-allelic SNV. The one rule for every genotype format."""
+    if len(alts) != 1:
+        return "multiallelic"
+    ref, alt = str(ref).upper(), str(alts[0]).upper()
+    if len(ref) != 1 or len(alt) != 1 or ref not in _BASES or alt not in _BASES:
+        return "non_snv"
+    return None
+
+
 @dataclass
 class _Scan:
     """Raw rows of the bi-allelic SNVs in a region, before any per-variant filter."""
@@ -367,15 +374,11 @@ def _scan(records, *, lo: int, hi: int, dosage_field: str | None) -> _Scan:
         pos = rec.POS
         if pos < lo or pos > hi:  # region queries also return records overlapping the start
             continue
-        alt = rec.ALT
-        if len(alt) != 1:
-            out.skipped["multiallelic"] += 1
+        reason = variant_skip_reason(rec.REF, rec.ALT)
+        if reason is not None:
+            out.skipped[reason] += 1
             continue
-        ref = rec.REF.upper()
-        a = alt[0].upper()
-        if len(ref) != 1 or len(a) != 1 or ref not in _BASES or a not in _BASES:
-            out.skipped["non_snv"] += 1
-            continue
+        ref, a = rec.REF.upper(), rec.ALT[0].upper()
         row = None
         if dosage_field is not None:
             ds = rec.format(dosage_field)
@@ -399,6 +402,45 @@ def _scan(records, *, lo: int, hi: int, dosage_field: str | None) -> _Scan:
     return out
 
 
+def check_request(
+    path: str,
+    *,
+    samples: Sequence[str],
+    file_samples: Sequence[str],
+    chrom: str,
+    start: int | None,
+    end: int | None,
+) -> list[str]:
+    """The requested ``samples`` as strings; InputError when none are requested, some twice or
+    some not in the file's ``file_samples``, or when the region ends before it starts."""
+    samples = [str(s) for s in samples]
+    if not samples:
+        raise InputError(f"No samples requested from genotype file {path!r}.")
+    dups = duplicated_ids(samples)
+    if dups:
+        raise InputError(
+            f"Requested samples for {path!r} contain duplicates: {', '.join(dups[:5])}."
+        )
+    if start is not None and end is not None and end < start:
+        raise InputError(f"Region {chrom}:{start}-{end} for {path!r} has end < start.")
+    file_set = set(file_samples)
+    missing = [s for s in samples if s not in file_set]
+    if missing:
+        raise InputError(
+            f"Genotype file {path!r} lacks {len(missing)} of the {len(samples)} requested samples "
+            f"(first: {', '.join(missing[:5])}). Check that sample ids match between the genotype, "
+            "expression and covariate files, or intersect the samples first."
+        )
+    return samples
+
+
+def region_bounds(start: int | None, end: int | None) -> tuple[int, int]:
+    """The inclusive 1-based [lo, hi] read for a region (open ends: the whole chromosome)."""
+    lo = 1 if start is None else max(1, int(start))
+    hi = _MAX_POS if end is None else min(_MAX_POS, int(end))
+    return lo, hi
+
+
 def read_genotypes(
     path: str,
     *,
@@ -420,27 +462,10 @@ def read_genotypes(
     Missing values of kept variants are replaced by the variant's mean dosage.
     Returns a GenotypeBlock with (n_variants, len(samples)) float32 dosages.
     """
-    samples = [str(s) for s in samples]
-    if not samples:
-        raise InputError(f"No samples requested from genotype file {path!r}.")
-    dups = duplicated_ids(samples)
-    if dups:
-        raise InputError(
-            f"Requested samples for {path!r} contain duplicates: {', '.join(dups[:5])}."
-        )
-    if start is not None and end is not None and end < start:
-        raise InputError(f"Region {chrom}:{start}-{end} for {path!r} has end < start.")
-    file_samples = vcf_samples(path)
-    file_set = set(file_samples)
-    missing = [s for s in samples if s not in file_set]
-    if missing:
-        raise InputError(
-            f"Genotype file {path!r} lacks {len(missing)} of the {len(samples)} requested samples "
-            f"(first: {', '.join(missing[:5])}). Check that sample ids match between the genotype, "
-            "expression and covariate files, or intersect the samples first."
-        )
+    samples = check_request(
+        path, samples=samples, file_samples=vcf_samples(path), chrom=chrom, start=start, end=end
+    )
     _require_index(path)
-
     vcf = _open(path, samples=samples)
     try:
         contig = _resolve_contig(path, vcf, chrom)
@@ -448,12 +473,9 @@ def read_genotypes(
         pos_in_file = {s: i for i, s in enumerate(vcf.samples)}
         col_order = np.array([pos_in_file[s] for s in samples], dtype=np.intp)
         use_ds = dosage_field is not None and _has_format_field(vcf, dosage_field)
-
-        lo = 1 if start is None else max(1, int(start))
-        hi = _MAX_POS if end is None else min(_MAX_POS, int(end))
-        if contig is None:
-            scan = _Scan()
-        else:
+        lo, hi = region_bounds(start, end)
+        scan = _Scan()
+        if contig is not None:
             with warnings.catch_warnings():  # a contig known to the header but without records
                 warnings.filterwarnings("ignore", message="no intervals found")
                 scan = _scan(
@@ -464,71 +486,117 @@ def read_genotypes(
                 )
     finally:
         vcf.close()
-    skipped = dict.fromkeys(SKIP_REASONS, 0)
-    skipped.update(scan.skipped)
-    rows, is_ds, chroms_pos = scan.rows, scan.is_ds, scan.pos
-    ids, refs, alts = scan.ids, scan.refs, scan.alts
+    dos = _scan_dosages(path, scan, col_order, chrom=chrom, samples=samples, field=dosage_field)
+    return filter_dosages(
+        dos,
+        pos=scan.pos,
+        ids=scan.ids,
+        refs=scan.refs,
+        alts=scan.alts,
+        skipped=scan.skipped,
+        chrom=chrom,
+        samples=samples,
+        maf_min=maf_min,
+        missing_rate_max=missing_rate_max,
+        hwe_p_min=hwe_p_min,
+    )
 
-    n_s = len(samples)
-    n_v = len(rows)
-    dos = np.empty((n_v, n_s), dtype=np.float32)
-    if n_v:
-        is_ds_arr = np.array(is_ds, dtype=bool)
-        gt_idx = np.flatnonzero(~is_ds_arr)
-        ds_idx = np.flatnonzero(is_ds_arr)
-        if gt_idx.size:
-            codes = np.stack([rows[i] for i in gt_idx])[:, col_order]
-            dos[gt_idx] = _GT_LUT[np.clip(codes, 0, 3)]
-        if ds_idx.size:
-            vals = np.stack([rows[i] for i in ds_idx])[:, col_order]
-            bad = np.isfinite(vals) & ((vals < -_DOSAGE_TOLERANCE) | (vals > 2 + _DOSAGE_TOLERANCE))
-            if bad.any():
-                r, c = np.argwhere(bad)[0]
-                raise InputError(
-                    f"Genotype file {path!r}: {dosage_field} = {vals[r, c]} at "
-                    f"{chrom}:{chroms_pos[ds_idx[r]]} for sample {samples[c]!r} is outside [0, 2]. "
-                    f"{dosage_field} must be the expected ALT-allele count; set dosage_field to "
-                    "null to use GT instead."
-                )
-            dos[ds_idx] = np.clip(vals, 0.0, 2.0)
-        del rows
 
-    pos_arr = np.array(chroms_pos, dtype=np.int64)
-    observed = ~np.isnan(dos)
-    n_obs = observed.sum(axis=1)
+def _scan_dosages(
+    path: str,
+    scan: _Scan,
+    col_order: np.ndarray,
+    *,
+    chrom: str,
+    samples: list[str],
+    field: str | None,
+) -> np.ndarray:
+    """The scanned rows as one (n_variants, n_samples) float32 matrix in the requested sample
+    order (NaN where missing); InputError for a dosage outside [0, 2] beyond rounding noise."""
+    rows, is_ds = scan.rows, np.array(scan.is_ds, dtype=bool)
+    dos = np.empty((len(rows), len(samples)), dtype=np.float32)
+    if not rows:
+        return dos
+    gt_idx, ds_idx = np.flatnonzero(~is_ds), np.flatnonzero(is_ds)
+    if gt_idx.size:
+        codes = np.stack([rows[i] for i in gt_idx])[:, col_order]
+        dos[gt_idx] = _GT_LUT[np.clip(codes, 0, 3)]
+    if ds_idx.size:
+        vals = np.stack([rows[i] for i in ds_idx])[:, col_order]
+        bad = np.isfinite(vals) & ((vals < -_DOSAGE_TOLERANCE) | (vals > 2 + _DOSAGE_TOLERANCE))
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise InputError(
+                f"Genotype file {path!r}: {field} = {vals[r, c]} at "
+                f"{chrom}:{scan.pos[ds_idx[r]]} for sample {samples[c]!r} is outside [0, 2]. "
+                f"{field} must be the expected ALT-allele count; set dosage_field to "
+                "null to use GT instead."
+            )
+        dos[ds_idx] = np.clip(vals, 0.0, 2.0)
+    return dos
+
+
+def _hwe_pvalues(dos: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(n_variants,) HWE exact p on the rounded dosages of the rows in ``keep``; NaN elsewhere."""
+    hwe_p = np.full(dos.shape[0], np.nan)
+    kidx = np.flatnonzero(keep)
+    if kidx.size:
+        hard = np.rint(dos[kidx])
+        hwe_p[kidx] = hwe_exact_pvalues(
+            (hard == 1).sum(axis=1), (hard == 0).sum(axis=1), (hard == 2).sum(axis=1)
+        )
+    return hwe_p
+
+
+def filter_dosages(
+    dos: np.ndarray,
+    *,
+    pos: Sequence[int],
+    ids: Sequence[str],
+    refs: Sequence[str],
+    alts: Sequence[str],
+    skipped: dict[str, int],
+    chrom: str,
+    samples: Sequence[str],
+    maf_min: float,
+    missing_rate_max: float,
+    hwe_p_min: float | None,
+) -> GenotypeBlock:
+    """The per-variant filters every genotype format shares, applied to the bi-allelic SNVs read.
+
+    dos: (n_variants, n_samples) float32 ALT dosages in [0, 2], NaN where missing; pos, ids,
+    refs, alts: one entry per row (ids "" where the file has none); skipped: the counts of the
+    records already left out (SKIP_REASONS keys). Drops variants missing in more than
+    `missing_rate_max` of the samples, then those with MAF < `maf_min`, then (with `hwe_p_min`)
+    those with HWE exact p < `hwe_p_min` on the rounded dosages; mean-imputes what is left.
+    """
+    counts = dict.fromkeys(SKIP_REASONS, 0) | {k: int(v) for k, v in skipped.items()}
+    n_v, n_s = dos.shape
+    n_obs = (~np.isnan(dos)).sum(axis=1)
     missing_rate = 1.0 - n_obs / n_s
     keep = missing_rate <= missing_rate_max
-    skipped["missing_rate"] = int((~keep).sum())
-
+    counts["missing_rate"] = int((~keep).sum())
     with np.errstate(invalid="ignore", divide="ignore"):
         alt_freq = np.nansum(dos, axis=1, dtype=np.float64) / (2.0 * n_obs)
     alt_freq = np.where(n_obs > 0, alt_freq, np.nan)
     maf = np.minimum(alt_freq, 1.0 - alt_freq)
     maf_ok = keep & (maf >= maf_min)
-    skipped["maf"] = int((keep & ~maf_ok).sum())
+    counts["maf"] = int((keep & ~maf_ok).sum())
     keep = maf_ok
-
-    hwe_p = np.full(n_v, np.nan)
-    if hwe_p_min is not None and keep.any():
-        kidx = np.flatnonzero(keep)
-        hard = np.rint(dos[kidx])
-        hwe_p[kidx] = hwe_exact_pvalues(
-            (hard == 1).sum(axis=1), (hard == 0).sum(axis=1), (hard == 2).sum(axis=1)
-        )
+    hwe_p = _hwe_pvalues(dos, keep) if hwe_p_min is not None else np.full(n_v, np.nan)
+    if hwe_p_min is not None:
         hwe_ok = keep & (hwe_p >= hwe_p_min)
-        skipped["hwe"] = int((keep & ~hwe_ok).sum())
+        counts["hwe"] = int((keep & ~hwe_ok).sum())
         keep = hwe_ok
-
     kidx = np.flatnonzero(keep)
     dos = dos[kidx]
     mean = (2.0 * alt_freq[kidx]).astype(np.float32)
     nan_r, nan_c = np.nonzero(np.isnan(dos))
     dos[nan_r, nan_c] = mean[nan_r]
-
     variants = pd.DataFrame(
         {
             "chrom": pd.Series([canonical_chrom(chrom)] * kidx.size, dtype=str),
-            "pos": pos_arr[kidx],
+            "pos": np.asarray(pos, dtype=np.int64)[kidx],
             "variant_id": pd.Series([ids[i] for i in kidx], dtype=str),
             "ref": pd.Series([refs[i] for i in kidx], dtype=str),
             "alt": pd.Series([alts[i] for i in kidx], dtype=str),
@@ -538,9 +606,5 @@ def read_genotypes(
             "hwe_p": hwe_p[kidx],
         }
     )
-    return GenotypeBlock(
-        dosages=np.ascontiguousarray(dos, dtype=np.float32),
-        variants=variants,
-        skipped=skipped,
-        samples=list(samples),
-    )
+    dos = np.ascontiguousarray(dos, dtype=np.float32)
+    return GenotypeBlock(dosages=dos, variants=variants, skipped=counts, samples=list(samples))
