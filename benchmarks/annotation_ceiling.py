@@ -5,7 +5,8 @@ inner K-fold CV) is scored along the two routes by which twasnet's models use an
 with three relevances ``r``:
 
 * ``learned``: the run's cnn_annot prior (``results/priors/cnn_annot.split<r>.json``; for the
-  nonlinear route the part fitted without the gene);
+  nonlinear route the part fitted without the gene); left out, with a note, when the run did not
+  train cnn_annot;
 * ``simulated``: the simulation's own weight (``exp`` of :func:`twasnet.simulate.causal_log_weight`
   or :func:`twasnet.simulate.nonlinear_log_weight`, annotations standardised over the selected
   genes' variants), scaled to a maximum of 1 and floored at ``exp(-4)``;
@@ -72,28 +73,32 @@ class _Weighted(CNNModel):
 
 
 def additive_errors(g, relevances, strengths, enet_params) -> dict[str, list[float]]:
-    out = {}
-    for name, r in relevances.items():
-        out[name] = [
-            float(
-                ElasticNetCV(**enet_params)
-                .fit(g.x, g.y, folds=g.folds, penalty_factor=None if t == 0 else r**-t)
-                .cv_mse_.min()
-            )
-            for t in strengths
-        ]
-    return out
+    """Minimum CV MSE per relevance and strength; tau = 0 (no weights) is fitted once."""
+
+    def cv_min(penalty_factor) -> float:
+        fit = ElasticNetCV(**enet_params).fit(
+            g.x, g.y, folds=g.folds, penalty_factor=penalty_factor
+        )
+        return float(fit.cv_mse_.min())
+
+    flat = cv_min(None)
+    return {
+        name: [flat if t == 0 else cv_min(r**-t) for t in strengths]
+        for name, r in relevances.items()
+    }
 
 
 def nonlinear_errors(g, relevances, strengths, deep_params) -> dict[str, list[float]]:
-    out = {}
-    for name, r in relevances.items():
-        options = [(t, None if t == 0 else r**t) for t in strengths]
-        model = _Weighted(options, **{**deep_params, "training": {"max_epochs": 0}})
-        model.fit(g)
-        _, errors = model.terms_cv_errors_
-        out[name] = [float(e.mean()) for e in errors]
-    return out
+    """CV MSE of core + screened terms per relevance and strength: one core fit, one screen per
+    (relevance, tau > 0), and the unweighted screen (tau = 0) once."""
+    weighted = [(name, t) for name in relevances for t in strengths if t > 0]
+    options = [(0.0, None)] + [(t, relevances[name] ** t) for name, t in weighted]
+    model = _Weighted(options, **{**deep_params, "training": {"max_epochs": 0}})
+    model.fit(g)
+    _, errors = model.terms_cv_errors_
+    mse = {key: float(e.mean()) for key, e in zip(weighted, errors[1:], strict=True)}
+    flat = float(errors[0].mean())
+    return {name: [flat if t == 0 else mse[(name, t)] for t in strengths] for name in relevances}
 
 
 def _truth_masks(run: Path):
@@ -111,6 +116,9 @@ def main() -> None:
     parser.add_argument("--run", required=True, type=Path, help="a finished scenario directory")
     parser.add_argument("--split", type=int, default=0)
     parser.add_argument("--strengths", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    parser.add_argument(
+        "--genes", type=int, default=None, help="score only the first N selected genes"
+    )
     args = parser.parse_args()
     run, r = args.run, args.split
     config = json.loads((run / "results/provenance.json").read_text())["config"]
@@ -133,11 +141,15 @@ def main() -> None:
     )
     zmean = annotations.mean(axis=0)
     zsd = np.where(annotations.std(axis=0) > 0, annotations.std(axis=0), 1.0)
-    prior = load_prior(run / f"results/priors/cnn_annot.split{r}.json")
-    cnn = {k: v for k, v in config["cnn_annot"].items() if k not in ("prior", "strengths")}
+    prior_path = run / f"results/priors/cnn_annot.split{r}.json"
+    prior = load_prior(prior_path) if prior_path.exists() else None
+    if prior is None:
+        print(f"{prior_path} not found (cnn_annot not in the run): no 'learned' relevance")
+    deep = config.get("cnn_annot") or config["cnn"]
+    cnn = {k: v for k, v in deep.items() if k not in ("prior", "strengths")}
     enet = {k: config["enet"][k] for k in ("alpha", "n_lambda", "lambda_min_ratio")}
     rows = []
-    for gene_id, g in genes:
+    for gene_id, g in genes[: args.genes]:
         pos = g.variants["pos"].to_numpy()
         mine = truth["gene_id"] == gene_id
         var_y = float(np.var(g.y))
@@ -146,18 +158,18 @@ def main() -> None:
                 mine & (nonlinear_kind if route == "nonlinear" else ~nonlinear_kind), "pos"
             ]
             causal = np.isin(pos, marks)
-            learned = (
-                prior_relevance(prior["additive"], g.features)
-                if route == "additive"
-                else screen_relevance(prior, g.features, gene_id=gene_id)
-            )
             relevances = {
-                "learned": learned,
                 "simulated": simulated_relevance(
                     g.variants, tss[gene_id], zmean, zsd, sim, route=route
                 ),
                 "causal": np.where(causal, CAUSAL_RELEVANCE, OTHER_RELEVANCE),
             }
+            if prior is not None:
+                relevances["learned"] = (
+                    prior_relevance(prior["additive"], g.features)
+                    if route == "additive"
+                    else screen_relevance(prior, g.features, gene_id=gene_id)
+                )
             if route == "additive":
                 errors = additive_errors(g, relevances, args.strengths, enet)
             else:

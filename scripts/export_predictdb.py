@@ -24,4 +24,7 @@ run_logged(
     seed=sm.params.seed,
     out_db=sm.output.db,
     out_covariance=sm.output.covariance,
+    out_covariance_varid=sm.output.covariance_varid,
+    out_genes=sm.output.genes,
+    performance_filter=sm.params.performance_filter,
 )

@@ -25,6 +25,7 @@ SLOW_FILES = (
     "test_stage2.py",
     "test_chunks.py",
     "test_workflow_errors.py",
+    "test_workflow_plink.py",
 )
 
 
@@ -39,7 +40,7 @@ def tiny_cohort(tmp_path_factory) -> dict[str, str]:
     from twasnet.simulate import PRESETS, simulate_cohort
 
     out = tmp_path_factory.mktemp("tiny_cohort")
-    return simulate_cohort(out_dir=out, **PRESETS["tiny"])
+    return simulate_cohort(PRESETS["tiny"], out_dir=out)
 
 
 from twasnet.models.registry import MODELS  # noqa: E402

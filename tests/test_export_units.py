@@ -15,7 +15,9 @@ from twasnet.export.predictdb import (
     gene_covariance,
     gene_weights,
     gtex_varid,
+    performance_filter,
     read_predictdb,
+    rekey_covariance,
     write_covariance,
     write_predictdb,
 )
@@ -148,3 +150,49 @@ def test_config_hash_ignores_key_order_and_file_hash_is_sha256(tmp_path):
     path.write_bytes(b"abc")
     expected = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     assert file_sha256(path) == expected
+
+
+def test_covariance_rekeyed_by_varid_matches_the_weights_of_that_key(tmp_path):
+    """S-PrediXcan looks the covariance up by the --model_db_snp_key column: a file keyed by rsid
+    serves rsid (and fails the varID check), the rekeyed one serves varID."""
+    weights, cov, db, cov_path = _toy_model(tmp_path)
+    check_predictdb(db, cov_path, snp_key="rsid")
+    with pytest.raises(InputError, match=r"not among their gene's weights by varID.*'rs1'"):
+        check_predictdb(db, cov_path, snp_key="varID")
+    by_varid = rekey_covariance(cov, weights, "varID")
+    for key, frame in (("rsid", cov), ("varID", by_varid)):
+        names = set(frame["RSID1"]) | set(frame["RSID2"])
+        assert names == set(weights[key]), key
+    np.testing.assert_array_equal(by_varid["VALUE"], cov["VALUE"])
+    varid_path = tmp_path / "m.varID.txt.gz"
+    write_covariance(by_varid, varid_path)
+    check_predictdb(db, varid_path, snp_key="varID")
+    assert rekey_covariance(cov, weights, "rsid") is cov
+
+
+def test_covariance_check_refuses_what_s_predixcan_refuses(tmp_path):
+    weights, cov, db, cov_path = _toy_model(tmp_path)
+    write_covariance(pd.concat([cov, cov.iloc[:1]]), cov_path)
+    with pytest.raises(InputError, match="duplicated rows"):
+        check_predictdb(db, cov_path)
+
+
+def test_performance_filter_keeps_positive_held_out_predictions_above_both_bounds():
+    performance = pd.DataFrame(
+        {
+            "gene_id": ["good", "low_r2", "high_p", "negative", "untested"],
+            "r2_pearson": [0.2, 0.005, 0.03, 0.09, np.nan],
+            "pearson_r": [0.45, 0.07, 0.17, -0.3, np.nan],
+            "pearson_p": [1e-4, 0.01, 0.2, 1e-3, np.nan],
+        }
+    )
+    reasons = performance_filter(performance, r2_min=0.01, p_max=0.05)
+    assert reasons.tolist() == [
+        "",
+        "held-out R² 0.005 <= export.filter.r2_min 0.01",
+        "held-out p 0.2 >= export.filter.p_max 0.05",
+        "held-out correlation r = -0.3 is not positive",
+        "no held-out R² or p",
+    ]
+    no_bounds = performance_filter(performance, r2_min=None, p_max=None)
+    assert no_bounds.eq("").tolist() == [True, True, True, False, False]

@@ -28,10 +28,12 @@ from twasnet.provenance import compare_runs, config_hash
 
 @pytest.fixture(scope="module")
 def target_cohort(tmp_path_factory) -> dict[str, str]:
+    from dataclasses import replace
+
     from twasnet.simulate import PRESETS, simulate_cohort
 
     out = tmp_path_factory.mktemp("target_cohort")
-    return simulate_cohort(out_dir=out, **PRESETS["tiny"], n_target=300)
+    return simulate_cohort(replace(PRESETS["tiny"], n_target=300), out_dir=out)
 
 
 def stage2_config(cohort: dict[str, str]) -> dict:
@@ -114,6 +116,71 @@ def test_predictdb_files_pass_the_schema_check_and_hold_the_models(stage2):
     np.testing.assert_allclose(merged["pred.perf.R2"], merged["r2_pearson"], rtol=1e-5)
     with gzip.open(cov, "rt") as handle:
         assert handle.readline().split() == ["GENE", "RSID1", "RSID2", "VALUE"]
+    construction = tables["construction"]
+    assert list(construction.columns) == ["chr", "cv.seed"]  # PredictDB's names
+    assert sorted(construction["chr"]) == sorted({g.split("_")[0][3:] for g in weights["varID"]})
+
+
+def test_a_covariance_file_per_snp_key_names_the_weights_of_that_key(stage2):
+    """S-PrediXcan --model_db_snp_key rsid reads .covariances.txt.gz, varID reads
+    .covariances.varID.txt.gz: each names every model SNP by that weights column, with the same
+    values; the rsid file fails the varID check (the tiny cohort's VCF has rs IDs)."""
+    from twasnet.errors import InputError
+
+    workdir, _ = stage2
+    export = workdir / "results/export/predictdb"
+    db = export / "enet.split0.db"
+    weights = read_predictdb(db)["weights"]
+    assert (weights["rsid"] != weights["varID"]).mean() > 0.5
+    files = {"rsid": "covariances.txt.gz", "varID": "covariances.varID.txt.gz"}
+    frames = {}
+    for key, name in files.items():
+        check_predictdb(db, export / f"enet.split0.{name}", snp_key=key)
+        frames[key] = cov = read_covariance(export / f"enet.split0.{name}")
+        for gene, rows in cov.groupby("GENE"):
+            model = set(weights.loc[weights["gene"] == gene, key])
+            assert set(rows["RSID1"]) | set(rows["RSID2"]) == model, (key, gene)
+    np.testing.assert_array_equal(frames["rsid"]["VALUE"], frames["varID"]["VALUE"])
+    with pytest.raises(InputError, match="--model_db_snp_key varID"):
+        check_predictdb(db, export / "enet.split0.covariances.txt.gz", snp_key="varID")
+    genes = pd.read_csv(export / "enet.split0.genes.tsv", sep="\t")
+    r2 = pd.read_csv(workdir / "results/tables/r2.tsv", sep="\t").query("model == 'enet'")
+    assert sorted(genes["gene_id"]) == sorted(r2["gene_id"])  # every gene, exported or not
+    exported = genes.loc[genes["exported"], "gene_id"]
+    assert sorted(exported) == sorted(weights["gene"].unique())
+    assert genes.loc[~genes["exported"], "reason"].str.len().gt(0).all()
+
+
+def test_export_filter_leaves_out_poor_genes_and_lists_them_with_the_reason(stage2, tmp_path):
+    """export.filter {r2_min: 0.01, p_max: 0.05}: only the export reruns; the genes left out are
+    in genes.tsv with the reason and counted in a console warning."""
+    import shutil
+
+    workdir, config = stage2
+    other = tmp_path / "filtered"
+    shutil.copytree(workdir, other, symlinks=True)
+    config = config | {"export": {"filter": {"r2_min": 0.01, "p_max": 0.05}}}
+    target = "results/export/predictdb/enet.split0.db"
+    proc = run_workflow(other, config, target)
+    assert "rule export_predictdb" in proc.stderr and "rule train" not in proc.stderr
+    export = other / "results/export/predictdb"
+    genes = pd.read_csv(export / "enet.split0.genes.tsv", sep="\t")
+    passes = genes["pearson_r"].gt(0) & genes["r2_pearson"].gt(0.01) & genes["pearson_p"].lt(0.05)
+    modelled = genes["n_snps"].gt(0)
+    assert genes["exported"].tolist() == (passes & modelled).tolist()
+    filtered = genes[modelled & ~passes]
+    assert len(filtered) > 0 and genes["exported"].any()
+    assert filtered["reason"].str.startswith("filtered out by export.filter: ").all()
+    weights = read_predictdb(other / target)["weights"]
+    assert sorted(weights["gene"].unique()) == sorted(genes.loc[genes["exported"], "gene_id"])
+    check_predictdb(
+        other / target, export / "enet.split0.covariances.varID.txt.gz", snp_key="varID"
+    )
+    expected = f"export.filter (r2_min 0.01, p_max 0.05) left out {len(filtered)} of"
+    assert expected in proc.stderr
+    log = (other / "results/logs/export/enet.split0.log").read_text()
+    for gene in filtered["gene_id"]:
+        assert f"PredictDB: {gene} left out: filtered out by export.filter" in log
 
 
 def test_schema_check_rejects_a_broken_file(stage2, tmp_path):

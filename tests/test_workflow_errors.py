@@ -227,3 +227,164 @@ def test_no_gene_selected_gives_empty_tables_and_a_message(tiny_cohort, tmp_path
         assert pd.read_csv(tmp_path / "run/results/tables" / name, sep="\t").empty
     markdown = (tmp_path / "run/results/tables/comparison.md").read_text()
     assert "No gene has a valid held-out result" in markdown
+
+
+def test_truncated_expression_bed_stops_the_run_naming_it(tiny_cohort, tmp_path):
+    import os
+    import shutil
+
+    expression = tmp_path / "expression.bed.gz"
+    shutil.copy(tiny_cohort["expression"], expression)
+    os.truncate(expression, int(os.path.getsize(expression) * 0.6))
+    config = tiny_config(tiny_cohort, expression=str(expression))
+    proc = run_workflow(tmp_path / "run", config, check=False)
+    assert proc.returncode != 0
+    text = _failure_text(proc)
+    assert f"Expression file {str(expression)!r} is truncated" in text
+    assert "Copy or download it again" in text and "EOFError" not in text
+    assert not (tmp_path / "run/results").exists()
+
+
+def _expression_with_genes_on_chr3(cohort: dict[str, str], path, n: int = 2) -> list[str]:
+    """The cohort's expression BED with its last ``n`` genes moved to chromosome 3 (which has
+    no genotype file); returns their ids."""
+    import gzip
+
+    import pysam
+
+    with gzip.open(cohort["expression"], "rt") as handle:
+        header, *rows = handle.readlines()
+    moved = [row.split("\t", 1)[1] for row in rows[-n:]]
+    rows[-n:] = ["chr3\t" + rest for rest in moved]
+    plain = str(path) + ".plain"
+    with open(plain, "w") as handle:
+        handle.writelines([header, *rows])
+    pysam.tabix_compress(plain, str(path), force=True)
+    return [rest.split("\t")[2] for rest in moved]
+
+
+def test_gene_on_a_chromosome_without_genotype_file_stops_at_start(tiny_cohort, tmp_path):
+    expression = tmp_path / "expression.bed.gz"
+    moved = _expression_with_genes_on_chr3(tiny_cohort, expression)
+    config = tiny_config(tiny_cohort, expression=str(expression))
+    proc = run_workflow(tmp_path / "run", config, check=False)
+    assert proc.returncode != 0
+    text = _failure_text(proc)
+    chr3 = tiny_cohort["genotypes"].replace("{chrom}", "3")
+    expected = (
+        f"No genotype file (genotypes.path: {tiny_cohort['genotypes']!r}) for chromosome 3 "
+        f"(2 gene(s) of {str(expression)!r}: {', '.join(moved)}): {chr3!r} does not exist. "
+        "Provide the missing file(s), or set genotypes.chromosomes to the chromosomes to "
+        "process (e.g. [1, 2])"
+    )
+    assert expected in text and "MissingInputException" not in text
+    assert not (tmp_path / "run/results").exists()
+    # as the message says: the chromosomes with genotypes, and the run plans without chr3
+    genotypes = tiny_config(tiny_cohort)["genotypes"] | {"chromosomes": [1, 2]}
+    config = tiny_config(tiny_cohort, expression=str(expression), genotypes=genotypes)
+    dry = run_workflow(tmp_path / "run", config, "-n", "results/cohort/samples.tsv")
+    assert "prepare_cohort" in dry.stdout and "chr3" not in dry.stdout + dry.stderr
+
+
+def test_results_existing_as_a_file_stops_with_a_message(tiny_cohort, tmp_path):
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "results").write_text("not a directory\n")
+    proc = run_workflow(workdir, tiny_config(tiny_cohort), check=False)
+    assert proc.returncode != 0
+    text = _failure_text(proc)
+    assert f"{str(workdir / 'results')!r} is a file, not a directory" in text
+    assert "mv results results.old" in text and "NotADirectoryError" not in text
+    assert (workdir / "results").read_text() == "not a directory\n"
+
+
+# A training job whose second gene's fit hangs (as a long fit would) until it is killed: the real
+# training stage, logged by run_logged as scripts/train.py runs it.
+_HANGING_TRAIN = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from twasnet import stages
+from twasnet.logs import run_logged
+
+args = json.load(open(sys.argv[2]))
+hang, fit = args.pop("hang"), stages.train_gene
+
+def train_gene(**kwargs):
+    if kwargs["gene_id"] == hang:
+        time.sleep(600)
+    return fit(**kwargs)
+
+stages.train_gene = train_gene
+run_logged(args.pop("log"), stages.train, **args)
+"""
+
+
+def test_killed_training_job_leaves_a_log_naming_how_far_it_got(tiny_cohort, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+    from conftest import REPO
+
+    config = tiny_config(tiny_cohort, models=["enet"], truth={"genes": None, "variants": None})
+    workdir = tmp_path / "run"
+    run_workflow(workdir, config, "results/genes/selection.tsv")
+    selection = pd.read_csv(workdir / "results/genes/selection.tsv", sep="\t", dtype=str)
+    genes = selection.loc[selection["chrom"] == "1", "gene_id"].tolist()
+    assert len(genes) >= 3
+    stem = tmp_path / "fits"
+    files = (
+        ("record", "json"),
+        ("predictions", "tsv"),
+        ("importance", "tsv"),
+        ("artefact", "json"),
+    )
+    cohort = workdir / "results/cohort"
+    log = tmp_path / "train.log"
+    args = {
+        "log": str(log),
+        "hang": genes[1],
+        "model_name": "enet",
+        "model_params": config["enet"],
+        "gene_ids": genes,
+        "split": 0,
+        "store_dir": str(workdir / "results/cis/1"),
+        "samples_path": str(cohort / "samples.tsv"),
+        "expression_path": str(cohort / "expression.parquet"),
+        "covariates_path": str(cohort / "covariates.parquet"),
+        "split_path": str(workdir / "results/split/split.tsv"),
+        "window_bp": config["cis"]["window_bp"],
+        "seed": config["seed"],
+        "threads": 1,
+        "outputs": [{kind: str(stem / f"{g}.{kind}.{ext}") for kind, ext in files} for g in genes],
+        "out_table": str(tmp_path / "chunk.tsv"),
+    }
+    (tmp_path / "args.json").write_text(json.dumps(args))
+    (tmp_path / "hanging_train.py").write_text(_HANGING_TRAIN)
+    job = subprocess.Popen(
+        [
+            sys.executable,
+            str(tmp_path / "hanging_train.py"),
+            str(REPO / "workflow"),
+            str(tmp_path / "args.json"),
+        ]
+    )
+    started = f"enet {genes[1]} split 0: gene 2 of {len(genes)}, fitting"
+    try:
+        deadline = time.monotonic() + 120
+        while not (log.exists() and started in log.read_text()):
+            assert job.poll() is None, "the training job ended before its second gene"
+            assert time.monotonic() < deadline, "no log line for the second gene in 120 s"
+            time.sleep(0.05)
+    finally:
+        job.send_signal(signal.SIGKILL)  # as kill -9
+        job.wait(timeout=60)
+    assert job.returncode == -signal.SIGKILL
+    lines = log.read_text().splitlines()
+    assert f"training enet on {len(genes)} gene(s) of the cis store" in lines[0]
+    assert any(f"enet {genes[0]} split 0: gene 1 of {len(genes)}, fitting" in x for x in lines)
+    assert any(f"enet {genes[0]} split 0: ok" in x for x in lines)
+    assert lines[-1].endswith(started)  # the gene it was fitting when it was killed
+    assert not (tmp_path / "chunk.tsv").exists()

@@ -6,8 +6,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
+from twasnet.cohort import missing_genotypes_message  # noqa: E402
+from twasnet.errors import InputError  # noqa: E402
 from twasnet.io.expression import read_expression_chromosomes  # noqa: E402
-from twasnet.io.vcf import canonical_chrom, genotype_path, index_path  # noqa: E402
+from twasnet.io.genotypes import genotype_index as genotype_index_path  # noqa: E402
+from twasnet.io.genotypes import sample_file, sibling_files  # noqa: E402
+from twasnet.io.vcf import canonical_chrom, genotype_path  # noqa: E402
 from twasnet.models import registry  # noqa: E402
 
 # Model families come from the one catalogue (twasnet/models/registry.py).
@@ -46,12 +50,74 @@ def genotype_files():
     return sorted({genotype_file(c) for c in chromosomes()})
 
 
+def require_genotype_files():
+    """At start: an InputError naming each chromosome to process whose genotype
+    file (genotypes.path; target.genotypes when set) does not exist, its genes and
+    what to do."""
+    patterns = {"genotypes.path": config["genotypes"]["path"]}
+    patterns["target.genotypes"] = config["target"]["genotypes"]
+    for key, pattern in patterns.items():
+        files = {c: genotype_path(pattern, c) for c in chromosomes()} if pattern else {}
+        missing = {c: f for c, f in files.items() if not Path(f).exists()}
+        if missing:
+            raise InputError(
+                missing_genotypes_message(
+                    key,
+                    pattern,
+                    missing,
+                    chromosomes=chromosomes(),
+                    expression_path=config["expression"],
+                    listed=bool(config["genotypes"]["chromosomes"]),
+                )
+            )
+
+
+require_genotype_files()
+
+
+def require_results_directory():
+    """At start: an InputError when results/, where every output goes, exists but
+    is not a directory (a file, or a link to nothing)."""
+    results = Path("results")
+    if results.is_dir() or not (results.exists() or results.is_symlink()):
+        return
+    kind = "a file" if results.exists() else "a link to a path that does not exist"
+    raise InputError(
+        f"{str(results.absolute())!r} is {kind}, not a directory: the workflow writes "
+        "every output under results/. Move or rename it (e.g. `mv results "
+        "results.old`), or run the workflow in another directory (snakemake "
+        "--directory DIR)."
+    )
+
+
+require_results_directory()
+
+
 def genotype_index(wildcards):
-    """Input function: the index of {chrom}'s genotype file, so that re-indexing
+    """Input function: the index of {chrom}'s VCF/BCF file, so that re-indexing
     it (tabix -f) reruns the rule reading it; none where there is none (the
-    rule's script then says how to make one)."""
-    index = index_path(genotype_file(wildcards.chrom))
+    rule's script then says how to make one) and none for PLINK files."""
+    index = genotype_index_path(genotype_file(wildcards.chrom))
     return [index] if index else []
+
+
+def genotype_siblings(wildcards):
+    """Input function: the text files read with {chrom}'s PLINK genotype file
+    (.bim and .fam beside a .bed, .pvar and .psam beside a .pgen), so that a
+    change to any of the three reruns the rule; none for VCF/BCF. One that does
+    not exist is left out, for the rule's script to say what to do."""
+    return existing_siblings([genotype_file(wildcards.chrom)])
+
+
+def genotype_sample_files():
+    """The .fam / .psam beside every PLINK genotype file, where prepare_cohort
+    reads the sample ids (none for VCF/BCF: their own header holds them)."""
+    files = {sample_file(f) for f in genotype_files()} - {None}
+    return sorted(f for f in files if Path(f).exists())
+
+
+def existing_siblings(paths):
+    return sorted({s for f in paths for s in sibling_files(f) if Path(s).exists()})
 
 
 def store_files(chrom):
@@ -247,13 +313,15 @@ def splits():
 
 
 def input_files():
-    """Every input file the config names, with genotype indices: hashed into provenance.json."""
+    """Every input file the config names, with genotype indices and PLINK text files: hashed
+    into provenance.json."""
     files = [*genotype_files(), config["expression"], *optional(config["covariates"])]
     files += optional(config["annotations"]["path"]) + optional(
         config["select"]["gene_list"]
     )
     files += optional(config["truth"]["genes"]) + optional(config["truth"]["variants"])
     files += target_genotype_files()
+    files += existing_siblings(genotype_files() + target_genotype_files())
     files += optional(config["target"]["phenotype"]) + optional(
         config["target"]["covariates"]
     )
@@ -264,8 +332,16 @@ def input_files():
 
 
 def predictdb_files(model, split):
+    """The model file, its covariances keyed by the weights' rsid and by their
+    varID (one per S-PrediXcan --model_db_snp_key), and every gene of the fits,
+    exported or not and why."""
     stem = f"results/export/predictdb/{model}.split{split}"
-    return {"db": f"{stem}.db", "covariance": f"{stem}.covariances.txt.gz"}
+    return {
+        "db": f"{stem}.db",
+        "covariance": f"{stem}.covariances.txt.gz",
+        "covariance_varid": f"{stem}.covariances.varID.txt.gz",
+        "genes": f"{stem}.genes.tsv",
+    }
 
 
 def target_genotype_files():

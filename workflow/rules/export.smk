@@ -71,6 +71,7 @@ rule export_predictdb:
     params:
         build=config["export"]["build"],
         seed=config["seed"],
+        performance_filter=config["export"]["filter"],
     script:
         "../../scripts/export_predictdb.py"
 
@@ -79,6 +80,7 @@ rule predict_target:
     input:
         chunks=chunk_files,
         genotypes=target_genotype_files(),
+        siblings=existing_siblings(target_genotype_files()),
     output:
         coverage=f"{PREDICTIONS_DIR}/coverage.tsv",
         beds=prediction_files(),

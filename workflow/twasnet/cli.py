@@ -3,37 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-
-# twasnet.simulate.PRESETS' keys (kept here so the parser needs no msprime import; a test checks).
-PRESET_NAMES = ("annotated", "demo", "linear", "nonlinear", "nonlinear_annotated", "tiny")
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from twasnet.simulate import PRESETS, TARGET_PARAMETERS, simulate_cohort
+    from dataclasses import replace
 
-    params = dict(PRESETS[args.preset])
-    settable = set(params) | set(TARGET_PARAMETERS)
-    for item in args.set or []:
-        key, sep, value = item.partition("=")
-        if not sep or key not in settable:
-            known = ", ".join(sorted(settable))
-            print(f"twasnet simulate: --set {item!r}: expected KEY=VALUE with KEY in {known}")
-            return 2
-        params[key] = _value(value)
-    if args.seed is not None:
-        params["seed"] = args.seed
-    if args.target:
-        params["n_target"] = args.target
-    paths = simulate_cohort(out_dir=args.out, **params)
+    from twasnet.errors import InputError
+    from twasnet.simulate import PRESETS, simulate_cohort
+    from twasnet.simulate.params import parse_settings
+
+    try:
+        changes = parse_settings(args.set or [])
+        if args.seed is not None:
+            changes["seed"] = args.seed
+        if args.target:
+            changes["n_target"] = args.target
+        params = replace(PRESETS[args.preset], **changes)
+    except InputError as error:
+        print(f"twasnet simulate: {error}", file=sys.stderr)
+        return 2
+    paths = simulate_cohort(params, out_dir=args.out)
     for name, path in paths.items():
         print(f"{name}\t{path}")
     return 0
@@ -42,17 +32,35 @@ def _simulate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="twasnet", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_simulate_command(commands)
+    _add_stage2_commands(commands)
+    args = parser.parse_args(argv)
+    if args.command == "simulate":
+        return _simulate(args)
+    return args.run(args)
+
+
+def _add_simulate_command(commands) -> None:
+    # the presets import without msprime, scipy or pysam (twasnet.simulate loads them on use)
+    from twasnet.simulate import PRESETS
+
     simulate = commands.add_parser(
         "simulate", help="write a simulated eQTL cohort in twasnet's input formats"
     )
     simulate.add_argument("--out", required=True, help="output directory")
-    simulate.add_argument("--preset", default="demo", choices=sorted(PRESET_NAMES))
+    simulate.add_argument(
+        "--preset",
+        default="demo",
+        choices=sorted(PRESETS),
+        help="the parameters to start from (twasnet.simulate.PRESETS; default demo)",
+    )
     simulate.add_argument("--seed", type=int, default=None, help="overrides the preset's seed")
     simulate.add_argument(
         "--set",
         action="append",
         metavar="KEY=VALUE",
-        help="override one simulation parameter, e.g. --set nonlinear_share=0.5 (repeatable)",
+        help="override one field of twasnet.simulate.SimulationParameters, e.g. --set "
+        "nonlinear_share=0.5 (repeatable; an unknown KEY lists the valid ones)",
     )
     simulate.add_argument(
         "--target",
@@ -62,18 +70,17 @@ def main(argv: list[str] | None = None) -> int:
         help="also write an independent target cohort of N individuals with a phenotype driven "
         "by some genes' expression, under <out>/target (see --set target_*)",
     )
-    _add_stage2_commands(commands)
-    args = parser.parse_args(argv)
-    if args.command == "simulate":
-        return _simulate(args)
-    return args.run(args)
 
 
 def _add_stage2_commands(commands) -> None:
     predict = commands.add_parser(
         "predict", help="predict every trained gene and model from a new cohort's genotypes"
     )
-    predict.add_argument("--genotypes", required=True, help="VCF/BCF, or a '{chrom}' pattern")
+    predict.add_argument(
+        "--genotypes",
+        required=True,
+        help="VCF/BCF, PLINK 1 .bed or PLINK 2 .pgen, or a '{chrom}' pattern",
+    )
     predict.add_argument("--results", default="results", help="the workflow's results directory")
     predict.add_argument("--out", required=True, help="output directory")
     predict.add_argument("--models", nargs="+", default=None, help="only these models")

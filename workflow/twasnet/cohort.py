@@ -144,3 +144,35 @@ def lost_samples_message(found: SampleIntersection, files: dict[str, str]) -> st
         f"{'; '.join(parts)}. Check those files' sample ids if these samples should be analysed; "
         "results/cohort/summary.json lists every id left out."
     )
+
+
+def missing_genotypes_message(
+    key: str,
+    pattern: str,
+    missing: dict[str, str],
+    *,
+    chromosomes: Sequence[str],
+    expression_path: str,
+    listed: bool,
+) -> str:
+    """What to say when chromosomes to process have no genotype file: ``missing`` maps each
+    to the path that does not exist (``pattern`` of config key ``key``); the genes each holds
+    are read from the expression file (``listed``: the chromosomes came from
+    genotypes.chromosomes, not from the expression file)."""
+    from twasnet.io.expression import read_expression_bed
+
+    genes = read_expression_bed(expression_path).genes
+    parts = []
+    for chrom, path in missing.items():
+        ids = genes.loc[genes["chrom"] == chrom, "gene_id"].tolist()
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        held = f"{len(ids)} gene(s) of {expression_path!r}: {shown}" if ids else "no gene"
+        origin = "listed in genotypes.chromosomes; " if listed else ""
+        parts.append(f"chromosome {chrom} ({origin}{held}): {path!r} does not exist")
+    others = [c for c in chromosomes if c not in missing]
+    hint = f" (e.g. [{', '.join(others)}])" if others else ""
+    return (
+        f"No genotype file ({key}: {pattern!r}) for " + "; ".join(parts) + ". Provide the "
+        f"missing file(s), or set genotypes.chromosomes to the chromosomes to process{hint}, "
+        "which leaves the genes of the others out."
+    )

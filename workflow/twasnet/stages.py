@@ -23,6 +23,7 @@ from twasnet.io.annotations import (
 )
 from twasnet.io.covariates import degenerate_covariates, degenerate_message, read_covariates
 from twasnet.io.expression import read_expression_bed
+from twasnet.io.genotypes import genotype_samples, read_genotypes
 from twasnet.io.store import (
     ANNOTATION_PREFIX,
     FIT_FILES,
@@ -37,7 +38,7 @@ from twasnet.io.store import (
     write_json,
     write_table,
 )
-from twasnet.io.vcf import VARIANT_COLUMNS, canonical_chrom, read_genotypes, vcf_samples
+from twasnet.io.vcf import VARIANT_COLUMNS, canonical_chrom
 from twasnet.metrics import importance_ranking
 from twasnet.models.registry import MODELS, TrainingInputs
 from twasnet.select import assess_gene, decide, selected_genes
@@ -62,9 +63,9 @@ def prepare_cohort(
 ) -> None:
     """Intersect the samples of genotypes, expression and covariates and store the expression and
     covariates of those samples, in genotype order, in twasnet's own tables."""
-    genotype_samples = vcf_samples(genotype_files[0])
+    file_samples = genotype_samples(genotype_files[0])
     for other in genotype_files[1:]:
-        if vcf_samples(other) != genotype_samples:
+        if genotype_samples(other) != file_samples:
             raise InputError(
                 f"{other}: its samples differ from those of {genotype_files[0]}; per-chromosome "
                 "genotype files must hold the same samples in the same order"
@@ -74,7 +75,7 @@ def prepare_cohort(
     if covariates_path:
         covariates = read_covariates(covariates_path, samples=expression.values.columns)
     found = intersect_samples(
-        genotype=genotype_samples,
+        genotype=file_samples,
         expression=list(expression.values.columns),
         covariates=None if covariates is None else list(covariates.index),
         min_samples=min_samples,
@@ -327,6 +328,17 @@ def train(
     recorded with status ``failed`` and the error as its reason (traceback in the log) and the
     chunk goes on; out of memory still fails the chunk, so that Snakemake retries it with more
     memory."""
+    # The first line before anything is read, and one line as each gene starts and ends (each
+    # flushed as written): a job killed (kill -9, a cluster's time limit) leaves a log that
+    # says what it was doing and how far it got.
+    log.info(
+        "training %s on %d gene(s) of the cis store %s, split %d: %s",
+        model_name,
+        len(gene_ids),
+        store_dir,
+        split,
+        ", ".join(gene_ids),
+    )
     if len(outputs) != len(gene_ids):
         raise ValueError(f"{len(gene_ids)} genes but {len(outputs)} sets of outputs")
     samples = read_table(samples_path)["sample"].astype(str).tolist()
@@ -334,7 +346,10 @@ def train(
     train_idx, test_idx, folds = split_indices(read_table(split_path), samples, repeat=split)
     load = gene_loader(store_dir)
     rows = []
-    for gene_id, out in zip(gene_ids, outputs, strict=True):
+    for k, (gene_id, out) in enumerate(zip(gene_ids, outputs, strict=True), start=1):
+        log.info(
+            "%s %s split %d: gene %d of %d, fitting", model_name, gene_id, split, k, len(gene_ids)
+        )
         try:
             data = load(gene_id)
             result = train_gene(

@@ -4,9 +4,15 @@ The database has the tables of PredictDB/GTEx model files:
 ``weights(gene, rsid, varID, ref_allele, eff_allele, weight)`` (the weight multiplies the dosage of
 ``eff_allele``), ``extra(gene, genename, gene_type, n.snps.in.model, pred.perf.R2, pred.perf.pval,
 pred.perf.qval)`` plus twasnet's ``h2``, ``h2.pval``, ``heldout.R2`` and ``heldout.R2.sse``,
-``sample_info(n.samples)`` and ``construction(chr, cv.seed)``. The covariance file is
-gzipped, space-separated ``GENE RSID1 RSID2 VALUE``: the dosage covariance of each gene's model SNPs
-among the training individuals (upper triangle with the diagonal).
+``sample_info(n.samples)`` and ``construction(chr, cv.seed)``. A covariance file is gzipped,
+space-separated ``GENE RSID1 RSID2 VALUE``: the dosage covariance of each gene's model SNPs among
+the training individuals (upper triangle with the diagonal). S-PrediXcan looks the covariance up
+by the weights column that ``--model_db_snp_key`` names (``rsid`` when not given), so there is one
+file per key (:data:`COVARIANCE_KEYS`), its SNPs named by that column.
+
+An optional PredictDB-style filter (:func:`performance_filter`) keeps only genes whose held-out
+prediction is good enough; every gene left out is listed with its reason (the export's genes
+table, :data:`STATUS_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -36,6 +42,18 @@ EXTRA_COLUMNS = (
 )
 EXTRA_TWASNET = ("h2", "h2.pval", "heldout.R2", "heldout.R2.sse")
 COVARIANCE_COLUMNS = ("GENE", "RSID1", "RSID2", "VALUE")
+# The weights columns S-PrediXcan can key SNPs by (--model_db_snp_key): one covariance file each.
+COVARIANCE_KEYS = ("rsid", "varID")
+# Columns of the export's gene table (every gene the model was trained on, exported or not).
+STATUS_COLUMNS = (
+    "gene_id",
+    "exported",
+    "reason",
+    "n_snps",
+    "r2_pearson",
+    "pearson_r",
+    "pearson_p",
+)
 _SQL_TYPES = {"weight": "DOUBLE", "n.snps.in.model": "INTEGER"}
 
 
@@ -107,6 +125,45 @@ def gene_covariance(gene_id: str, *, rsids: Sequence[str], dosages: np.ndarray) 
     i, j = np.triu_indices(len(rsids))
     rsids = np.asarray(rsids, dtype=object)
     return pd.DataFrame({"GENE": gene_id, "RSID1": rsids[i], "RSID2": rsids[j], "VALUE": cov[i, j]})
+
+
+def rekey_covariance(cov: pd.DataFrame, weights: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``cov`` (SNPs named by the weights' rsid) with its SNPs named by the weights' ``key``
+    column instead (one of :data:`COVARIANCE_KEYS`)."""
+    if key == "rsid":
+        return cov
+    pairs = zip(weights["gene"], weights["rsid"], weights[key], strict=True)
+    name = {(g, r): v for g, r, v in pairs}
+    return cov.assign(
+        RSID1=[name[g, r] for g, r in zip(cov["GENE"], cov["RSID1"], strict=True)],
+        RSID2=[name[g, r] for g, r in zip(cov["GENE"], cov["RSID2"], strict=True)],
+    )
+
+
+def performance_filter(
+    performance: pd.DataFrame, *, r2_min: float | None, p_max: float | None
+) -> pd.Series:
+    """PredictDB-style filter on held-out performance: per gene of ``performance`` (gene_id,
+    r2_pearson, pearson_r, pearson_p), "" if it passes, else why not. A gene passes when its
+    held-out prediction correlates positively with expression, with R² > ``r2_min`` and p <
+    ``p_max`` (either None: not applied)."""
+    reasons = []
+    for r2, r, p in zip(
+        performance["r2_pearson"], performance["pearson_r"], performance["pearson_p"], strict=True
+    ):
+        r2, r, p = (float(v) if v is not None else np.nan for v in (r2, r, p))
+        why = []
+        if not np.isfinite(r2) or not np.isfinite(p):
+            why.append("no held-out R² or p")
+        else:
+            if r <= 0:
+                why.append(f"held-out correlation r = {r:.3g} is not positive")
+            if r2_min is not None and not r2 > r2_min:
+                why.append(f"held-out R² {r2:.3g} <= export.filter.r2_min {r2_min:g}")
+            if p_max is not None and not p < p_max:
+                why.append(f"held-out p {p:.3g} >= export.filter.p_max {p_max:g}")
+        reasons.append("; ".join(why))
+    return pd.Series(reasons, index=performance.index, dtype=object)
 
 
 def write_predictdb(
@@ -189,9 +246,15 @@ def read_covariance(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, sep=" ", dtype={"GENE": str, "RSID1": str, "RSID2": str})
 
 
-def check_predictdb(db_path: str | Path, covariance_path: str | Path | None = None) -> None:
-    """Check a written model file (and covariance file) against what S-PrediXcan reads; raise
-    :class:`InputError` listing every problem."""
+def check_predictdb(
+    db_path: str | Path,
+    covariance_path: str | Path | None = None,
+    *,
+    snp_key: str = "rsid",
+) -> None:
+    """Check a written model file (and a covariance file, its SNPs named by the weights'
+    ``snp_key`` column, as S-PrediXcan's ``--model_db_snp_key`` looks them up) against what
+    S-PrediXcan reads; raise :class:`InputError` listing every problem."""
     problems = []
     tables = read_predictdb(db_path)
     required = {
@@ -211,8 +274,9 @@ def check_predictdb(db_path: str | Path, covariance_path: str | Path | None = No
         weights, extra = tables["weights"], tables["extra"]
         if weights[list(WEIGHT_COLUMNS)].isna().any().any():
             problems.append("weights has empty cells")
-        if weights.duplicated(["gene", "rsid"]).any():
-            problems.append("weights lists a (gene, rsid) pair twice")
+        for key in COVARIANCE_KEYS:
+            if weights.duplicated(["gene", key]).any():
+                problems.append(f"weights lists a (gene, {key}) pair twice")
         if not np.isfinite(weights["weight"].to_numpy(dtype=np.float64)).all():
             problems.append("weights has non-finite weights")
         bad_alleles = ~weights["ref_allele"].str.fullmatch("[ACGT]+") | ~weights[
@@ -229,24 +293,39 @@ def check_predictdb(db_path: str | Path, covariance_path: str | Path | None = No
         if len(tables["sample_info"]) != 1 or int(tables["sample_info"]["n.samples"][0]) < 1:
             problems.append("sample_info must hold one positive n.samples")
         if covariance_path is not None:
-            problems += _check_covariance(read_covariance(covariance_path), weights)
+            problems += [
+                f"covariance {covariance_path}: {problem}"
+                for problem in _check_covariance(read_covariance(covariance_path), weights, snp_key)
+            ]
     if problems:
         raise InputError(f"{db_path}: not a valid PredictDB model file: " + "; ".join(problems))
 
 
-def _check_covariance(cov: pd.DataFrame, weights: pd.DataFrame) -> list[str]:
+def _check_covariance(cov: pd.DataFrame, weights: pd.DataFrame, key: str) -> list[str]:
     if list(cov.columns) != list(COVARIANCE_COLUMNS):
-        return [f"covariance header is {list(cov.columns)}, expected {list(COVARIANCE_COLUMNS)}"]
+        return [f"header is {list(cov.columns)}, expected {list(COVARIANCE_COLUMNS)}"]
+    if key not in COVARIANCE_KEYS:
+        return [f"unknown snp key {key!r} (one of {', '.join(COVARIANCE_KEYS)})"]
     problems = []
-    model = set(zip(weights["gene"], weights["rsid"], strict=True))
+    model = set(zip(weights["gene"], weights[key], strict=True))
     seen = set(zip(cov["GENE"], cov["RSID1"], strict=True)) | set(
         zip(cov["GENE"], cov["RSID2"], strict=True)
     )
-    if seen - model:
-        problems.append("covariance names SNPs that are not in the gene's weights")
+    unknown = sorted(seen - model)
+    if unknown:
+        gene, snp = unknown[0]
+        problems.append(
+            f"{len(unknown)} SNP(s) are not among their gene's weights by {key} (e.g. {snp!r} of "
+            f"{gene}): S-PrediXcan with --model_db_snp_key {key} would not find their covariance"
+        )
     diagonal = cov[cov["RSID1"] == cov["RSID2"]]
     if set(zip(diagonal["GENE"], diagonal["RSID1"], strict=True)) != model:
-        problems.append("covariance lacks the variance of some model SNPs")
+        problems.append(f"lacks the variance of some model SNPs (by {key})")
     if (diagonal["VALUE"] < 0).any() or not np.isfinite(cov["VALUE"]).all():
-        problems.append("covariance has negative variances or non-finite values")
+        problems.append("has negative variances or non-finite values")
+    genes = cov["GENE"].astype(str)
+    if genes.ne(genes.shift()).sum() != genes.nunique():
+        problems.append("a gene's rows are not contiguous (S-PrediXcan refuses such a file)")
+    if cov.duplicated().any():
+        problems.append("has duplicated rows (S-PrediXcan refuses such a file)")
     return problems

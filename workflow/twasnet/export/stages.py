@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,29 +16,35 @@ from twasnet.associate import associate_genes, fdr, is_binary
 from twasnet.errors import InputError
 from twasnet.export.artefact import GeneModel, load_artefact
 from twasnet.export.predictdb import (
+    STATUS_COLUMNS,
     check_predictdb,
     extra_table,
     gene_covariance,
     gene_weights,
+    rekey_covariance,
     write_covariance,
     write_predictdb,
 )
+from twasnet.export.predictdb import performance_filter as predictdb_performance_filter
 from twasnet.io.covariates import read_covariates
 from twasnet.io.expression import read_expression_bed
+from twasnet.io.genotypes import genotype_path, genotype_samples, read_genotypes
 from twasnet.io.store import (
     atomic_output,
+    fit_key,
     load_gene,
     read_json,
     read_table,
     write_json,
     write_table,
 )
-from twasnet.io.vcf import genotype_path, read_genotypes, vcf_samples
 from twasnet.predict import predict_genes, variant_spans
 from twasnet.provenance import now, run_provenance, static_provenance
 from twasnet.split import split_indices
 
 log = logging.getLogger("twasnet")
+# How the export's genes table starts the reason of a gene that export.filter left out.
+FILTERED = "filtered out by export.filter: "
 
 
 # ---------------------------------------------------------------------------- provenance
@@ -75,19 +81,32 @@ def export_predictdb(
     seed: int,
     out_db: str,
     out_covariance: str,
+    out_covariance_varid: str,
+    out_genes: str,
+    performance_filter: Mapping[str, float | None] | None = None,
 ) -> None:
-    """One linear model's fits for one split -> PredictDB .db + covariance file (on the split's
-    training individuals), then the schema check on what was written."""
+    """One linear model's fits for one split -> PredictDB .db + covariance files keyed by rsid
+    and by varID (on the split's training individuals), then the schema check on what was
+    written. ``performance_filter`` (``export.filter``: r2_min, p_max; None for none) keeps only
+    genes whose held-out prediction passes it. ``out_genes`` lists every gene of the fits with
+    whether it was exported and, if not, why."""
     samples = read_table(samples_path)["sample"].astype(str).tolist()
     train_idx, _, _ = split_indices(read_table(split_path), samples, repeat=split)
-    records = pd.DataFrame([read_json(p) for p in record_paths])
-    selection = read_table(selection_path)
-    selection = selection[selection["split"] == split][["gene_id", "h2", "h2_p"]]
+    performance = _performance(record_paths, selection_path, split)
+    status, why_not = _not_exported(performance, performance_filter)
     store_of = {Path(d).name: d for d in store_dirs}
-    weights, covariances, chromosomes = [], [], set()
+    weights, covariances, chromosomes, reasons, n_snps = [], [], set(), {}, {}
     for path in sorted(artefact_paths):
         gene = load_artefact(path)
-        if gene is None or not gene.is_linear or not np.any(gene.coef != 0):
+        gene_id = fit_key(path)[0] if gene is None else gene.gene_id
+        linear = gene is not None and gene.is_linear
+        n_snps[gene_id] = int(np.count_nonzero(gene.coef)) if linear else 0
+        reasons[gene_id] = (
+            status.get(gene_id, "not modelled")
+            if not linear
+            else _why_left_out(n_snps[gene_id], why_not.get(gene_id, ""))
+        )
+        if reasons[gene_id]:
             continue
         rows = gene_weights(gene.gene_id, variants=gene.variants, coef=gene.coef, build=build)
         chrom = str(gene.variants["chrom"].iloc[0])
@@ -102,7 +121,6 @@ def export_predictdb(
         chromosomes.add(chrom)
     columns = ["gene", "rsid", "varID", "ref_allele", "eff_allele", "weight"]
     weights = pd.concat(weights, ignore_index=True) if weights else pd.DataFrame(columns=columns)
-    performance = records.merge(selection, on="gene_id", how="left")
     extra = extra_table(performance, weights)
     write_predictdb(
         out_db,
@@ -117,9 +135,116 @@ def export_predictdb(
         if covariances
         else pd.DataFrame(columns=["GENE", "RSID1", "RSID2", "VALUE"])
     )
-    write_covariance(cov, out_covariance)
-    check_predictdb(out_db, out_covariance)
-    log.info("PredictDB: %d genes, %d weights", len(extra), len(weights))
+    for key, out in (("rsid", out_covariance), ("varID", out_covariance_varid)):
+        write_covariance(rekey_covariance(cov, weights, key), out)
+        check_predictdb(out_db, out, snp_key=key)
+    table = _export_genes_table(performance, reasons, n_snps)
+    write_table(table, out_genes)
+    _log_left_out(
+        table,
+        n_weights=len(weights),
+        performance_filter=performance_filter,
+        out_db=out_db,
+        out_genes=out_genes,
+    )
+
+
+def _why_left_out(n_snps: int, filtered: str) -> str:
+    """ "" for a linear model to export, else why not: no weights, or ``filtered`` (why
+    export.filter leaves it out)."""
+    if not n_snps:
+        return "no nonzero weight (the model predicts a constant)"
+    return f"{FILTERED}{filtered}" if filtered else ""
+
+
+def _performance(record_paths: Sequence[str], selection_path: str, split: int) -> pd.DataFrame:
+    """Per gene of the fits: its record (status, reason, held-out r2_pearson, pearson_r,
+    pearson_p, r2_sse) with the selection's h2 and h2_p of ``split``."""
+    records = pd.DataFrame([read_json(p) for p in record_paths])
+    for column in ("gene_id", "status", "reason", "r2_pearson", "pearson_r", "pearson_p"):
+        if column not in records:
+            records[column] = pd.Series(dtype=object)
+    records["gene_id"] = records["gene_id"].astype(str)
+    selection = read_table(selection_path)
+    selection = selection[selection["split"] == split][["gene_id", "h2", "h2_p"]]
+    selection = selection.assign(gene_id=selection["gene_id"].astype(str))
+    return records.merge(selection, on="gene_id", how="left")
+
+
+def _not_exported(
+    performance: pd.DataFrame, performance_filter: Mapping[str, float | None] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Per gene: why it has no model ("not modelled (status: reason)"), and why export.filter
+    leaves it out ("" where it passes, or there is no filter)."""
+    status = {
+        g: f"not modelled ({s}: {r})" if isinstance(r, str) and r else f"not modelled ({s})"
+        for g, s, r in zip(
+            performance["gene_id"], performance["status"], performance["reason"], strict=True
+        )
+    }
+    if not performance_filter:
+        return status, {}
+    reasons = predictdb_performance_filter(
+        performance,
+        r2_min=performance_filter.get("r2_min"),
+        p_max=performance_filter.get("p_max"),
+    )
+    return status, dict(zip(performance["gene_id"], reasons, strict=True))
+
+
+def _log_left_out(
+    table: pd.DataFrame,
+    *,
+    n_weights: int,
+    performance_filter: Mapping[str, float | None] | None,
+    out_db: str,
+    out_genes: str,
+) -> None:
+    """The export's log: how many genes were exported, each gene left out and why; a console
+    warning with the count when export.filter left some out."""
+    left_out = table[~table["exported"]]
+    log.info(
+        "PredictDB: %d genes exported (%d weights), %d left out (listed in %s)",
+        int(table["exported"].sum()),
+        n_weights,
+        len(left_out),
+        out_genes,
+    )
+    for gene_id, reason in zip(left_out["gene_id"], left_out["reason"], strict=True):
+        log.info("PredictDB: %s left out: %s", gene_id, reason)
+    filtered = left_out["reason"].str.startswith(FILTERED)
+    if filtered.any():
+        log.warning(
+            "PredictDB export %s: export.filter (%s) left out %d of %d genes with a model; they "
+            "are listed with the reason in %s",
+            out_db,
+            ", ".join(f"{k} {v:g}" for k, v in (performance_filter or {}).items() if v is not None),
+            int(filtered.sum()),
+            int(filtered.sum() + table["exported"].sum()),
+            out_genes,
+        )
+
+
+def _export_genes_table(
+    performance: pd.DataFrame, reasons: Mapping[str, str], n_snps: Mapping[str, int]
+) -> pd.DataFrame:
+    """One row per gene of the fits (:data:`STATUS_COLUMNS`); n_snps: the model's nonzero
+    weights, exported or not."""
+    genes = sorted(set(performance["gene_id"]) | set(reasons))
+    perf = performance.drop_duplicates("gene_id").set_index("gene_id").reindex(genes)
+    table = pd.DataFrame(
+        {
+            "gene_id": genes,
+            "exported": [reasons.get(g, "no model artefact") == "" for g in genes],
+            "reason": [reasons.get(g, "no model artefact") for g in genes],
+            "n_snps": [int(n_snps.get(g, 0)) for g in genes],
+            "r2_pearson": perf["r2_pearson"].to_numpy(dtype=np.float64),
+            "pearson_r": perf["pearson_r"].to_numpy(dtype=np.float64),
+            "pearson_p": perf["pearson_p"].to_numpy(dtype=np.float64),
+        },
+        columns=list(STATUS_COLUMNS),
+    )
+    return table
 
 
 # ---------------------------------------------------------------------------- predict
@@ -138,7 +263,7 @@ def read_target_genotypes(
     """Every bi-allelic SNV of the target genotypes (path or ``{chrom}`` pattern) in ``spans``,
     unfiltered. Returns variants (v rows), dosages (v, n) and the sample ids."""
     first = genotype_path(genotypes, next(iter(spans), "1"))
-    samples = list(samples) if samples is not None else vcf_samples(first)
+    samples = list(samples) if samples is not None else genotype_samples(first)
     frames, blocks = [], []
     for chrom, intervals in spans.items():
         for start, end in intervals:

@@ -9,17 +9,26 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from twasnet.errors import InputError
+from twasnet.io.common import require_complete_bgzf
 from twasnet.io.vcf import canonical_chrom
 
 EXPECTED_HEADER = ("#chr", "start", "end", "gene_id")
 # tensorQTL names the fourth column phenotype_id; accepted as a synonym of gene_id.
 _GENE_ID_NAMES = ("gene_id", "phenotype_id")
+# What to do with a truncated or corrupt compressed expression file.
+_RECOPY = (
+    "Copy or download it again (compare its size or checksum with the source), or recompress "
+    "it with `bgzip` (then `tabix -p bed` if an index is wanted)."
+)
+# What a decompressor raises on a cut or damaged gzip stream.
+_DECOMPRESSION_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ def _header(path: str) -> list[str]:
     try:
         with _open_text(path) as fh:
             line = fh.readline()
+        require_complete_bgzf(path, what="Expression file", remedy=_RECOPY)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(f"Expression file {path!r} could not be read ({exc}).") from exc
     if not line.strip():
@@ -98,15 +108,25 @@ def _check_header(path: str, fields: list[str]) -> None:
 def read_expression_chromosomes(path: str) -> list[str]:
     """Canonical chromosome names present in the BED, in order of first appearance."""
     _check_header(path, _header(path))
-    col = pd.read_csv(
-        path,
-        sep="\t",
-        usecols=[0],
-        dtype=str,
-        compression=_compression(path),
-        keep_default_na=False,
-    )
+    try:
+        col = pd.read_csv(
+            path,
+            sep="\t",
+            usecols=[0],
+            dtype=str,
+            compression=_compression(path),
+            keep_default_na=False,
+        )
+    except _DECOMPRESSION_ERRORS as exc:
+        raise _corrupt(path, exc) from exc
     return list(dict.fromkeys(canonical_chrom(c) for c in col.iloc[:, 0] if c != ""))
+
+
+def _corrupt(path: str, exc: BaseException) -> InputError:
+    return InputError(
+        f"Expression file {path!r} is truncated or corrupt: decompressing it failed "
+        f"({type(exc).__name__}: {exc}). {_RECOPY}"
+    )
 
 
 def _compression(path: str) -> str | None:
@@ -187,6 +207,8 @@ def _read_table(path: str, fields: list[str], *, numeric: bool) -> pd.DataFrame 
         raw = pd.read_csv(path, **kw)
     except pd.errors.EmptyDataError:
         return pd.DataFrame({i: pd.Series(dtype=str) for i in range(n)})
+    except _DECOMPRESSION_ERRORS as exc:
+        raise _corrupt(path, exc) from exc
     except (pd.errors.ParserError, ValueError) as exc:
         if numeric:
             return None

@@ -12,8 +12,10 @@ The cis store of one chromosome is a directory with
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from twasnet.errors import OutputWriteError
 
 ANNOTATION_PREFIX = "annot_"
 
@@ -43,24 +47,51 @@ def default_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
+# errno values of a write that ran out of room: disk full, quota exceeded, file too large.
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
 
     The file published has the mode the user's umask allows (:func:`default_file_mode`), not the
-    temporary file's private 0o600, so results are as readable as any file the user writes."""
+    temporary file's private 0o600, so results are as readable as any file the user writes.
+    A write that runs out of room (disk or quota full; also a short write, which numpy and
+    pyarrow report without an errno) raises :class:`OutputWriteError` naming ``path``; nothing is
+    left at ``path`` nor beside it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         os.chmod(tmp_path, default_file_mode())
         os.replace(tmp_path, path)
+    except (OSError, sqlite3.OperationalError) as err:
+        if not _out_of_room(err):
+            raise
+        error = OutputWriteError(
+            f"Could not write {str(path)!r} ({type(err).__name__}: {err}): the disk (or your "
+            f"quota) may be full where it goes. Free space in {str(path.parent)!r} (`df -h "
+            f"{path.parent}`) or move the work directory to a larger disk, then rerun; nothing "
+            "was written to that path."
+        )
+        error.errno = getattr(err, "errno", None)
+        raise error from err
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+def _out_of_room(err: BaseException) -> bool:
+    if isinstance(err, OutputWriteError):
+        return False  # an inner atomic_output already said so
+    if isinstance(err, sqlite3.OperationalError):
+        return "disk is full" in str(err)  # SQLITE_FULL: "database or disk is full"
+    return err.errno in _NO_ROOM or (err.errno is None and type(err) is OSError)
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> None:
