@@ -121,7 +121,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     run, r = args.run, args.split
-    config = json.loads((run / "results/provenance.json").read_text())["config"]
+    config = json.loads((run / "results/provenance/static.json").read_text())["config"]
     sim = json.loads((run / "data/simulation.json").read_text())["parameters"]
     genes = selected_training_inputs(
         split=r,
