@@ -28,7 +28,7 @@ Conventions mirror R ``glmnet``/``cv.glmnet`` for ``family="gaussian"``, ``stand
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,7 +50,14 @@ def _import_adelie():
 
 ad = _import_adelie()
 
-__all__ = ["ElasticNetCV", "ElasticNetModel", "EnetPath", "elastic_net_path"]
+__all__ = [
+    "CVDesign",
+    "ElasticNetCV",
+    "ElasticNetModel",
+    "EnetPath",
+    "cv_design",
+    "elastic_net_path",
+]
 
 GLMNET_FDEV = 1e-5  # glmnet.control(fdev): minimum fractional change in deviance explained
 GLMNET_DEVMAX = 0.999  # glmnet.control(devmax): maximum fraction of deviance explained
@@ -245,6 +252,47 @@ def _check_alpha(alpha: float) -> None:
         raise ValueError(f"alpha must be in (0, 1], got {alpha}")
 
 
+@dataclass
+class CVDesign:
+    """One gene's K-fold CV data: ``x`` (n, p), ``y`` (n,), ``folds`` (n,) with labels
+    ``labels`` (K,); ``full`` the standardisation of every row. :meth:`fold_fit` standardises
+    the rows outside fold ``i`` (what that fold's fit sees), kept for later fits when ``keep``
+    (fits that differ only in their penalty factors share them; otherwise one fold's matrix is
+    in memory at a time)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    folds: np.ndarray
+    labels: np.ndarray
+    full: _Standardised
+    keep: bool = False
+    _fold_fits: dict = field(default_factory=dict)
+
+    def fold_fit(self, i: int) -> _Standardised:
+        if i in self._fold_fits:
+            return self._fold_fits[i]
+        fit = self.folds != self.labels[i]
+        std = _standardise(self.x[fit], self.y[fit])
+        if self.keep:
+            self._fold_fits[i] = std
+        return std
+
+
+def cv_design(x: np.ndarray, y: np.ndarray, *, folds: np.ndarray, keep: bool = False) -> CVDesign:
+    """Check ``x`` (n, p), ``y`` (n,), ``folds`` (n,) and standardise every row
+    (:class:`CVDesign`; ``keep``: keep each fold's standardisation for later fits)."""
+    x = _as_matrix(x, "X")
+    n = x.shape[0]
+    y = _as_vector(y, n, "y")
+    folds = np.asarray(folds)
+    if folds.shape != (n,) or not np.issubdtype(folds.dtype, np.integer):
+        raise ValueError(f"folds must be an integer array of shape ({n},), got {folds.shape}")
+    labels = np.unique(folds)
+    if labels.size < 2:
+        raise ValueError("folds must contain at least 2 distinct labels")
+    return CVDesign(x, y, folds, labels, _standardise(x, y), keep)
+
+
 class ElasticNetCV:
     """Elastic net with lambda chosen by K-fold CV over a glmnet-style path (cv.glmnet rules).
 
@@ -293,18 +341,17 @@ class ElasticNetCV:
         Raises ``ValueError`` for unusable data (constant y, no non-constant penalised column,
         fewer than 2 folds, non-finite values).
         """
-        x = _as_matrix(X, "X")
-        n, p = x.shape
-        y = _as_vector(y, n, "y")
-        folds = np.asarray(folds)
-        if folds.shape != (n,) or not np.issubdtype(folds.dtype, np.integer):
-            raise ValueError(f"folds must be an integer array of shape ({n},), got {folds.shape}")
-        labels = np.unique(folds)
-        if labels.size < 2:
-            raise ValueError("folds must contain at least 2 distinct labels")
-        vp = _penalty_weights(penalty_factor, p)
+        return self.fit_design(cv_design(X, y, folds=folds), penalty_factor=penalty_factor)
 
-        std = _standardise(x, y)
+    def fit_design(
+        self, design: CVDesign, *, penalty_factor: np.ndarray | None = None
+    ) -> ElasticNetCV:
+        """:meth:`fit` on a :func:`cv_design`: fits that differ only in ``penalty_factor``
+        (``enet_annot``'s strengths) share its standardisations."""
+        x, y, folds, std = design.x, design.y, design.folds, design.full
+        n, p = x.shape
+        labels = design.labels
+        vp = _penalty_weights(penalty_factor, p)
         if std.y_sd == 0:
             raise ValueError("y is constant: nothing to predict")
         lambda_max = _lambda_max(std, vp, self.alpha)
@@ -326,8 +373,7 @@ class ElasticNetCV:
         fold_paths, cv_pred = [], np.empty((n, lambdas.size))
         for i, label in enumerate(labels):
             test = folds == label
-            fstd = _standardise(x[~test], y[~test])
-            fpath = _fit_standardised(fstd, lambdas, truncate=False, **kw)
+            fpath = _fit_standardised(design.fold_fit(i), lambdas, truncate=False, **kw)
             pred = x[test] @ fpath.coef.T + fpath.intercept  # (n_test, L)
             fold_mse[i] = np.mean((y[test, None] - pred) ** 2, axis=0)
             fold_w[i] = test.sum()

@@ -367,7 +367,7 @@ class AnnotatedElasticNetModel:
 
     def fit(self, inputs) -> AnnotatedElasticNetModel:
         """Fit on :class:`~twasnet.models.registry.TrainingInputs` (uses x, y, folds, features)."""
-        from twasnet.models.enet import ElasticNetCV
+        from twasnet.models.enet import ElasticNetCV, cv_design
 
         prior = self._load_prior()
         features = getattr(inputs, "features", None)
@@ -381,6 +381,7 @@ class AnnotatedElasticNetModel:
                 "prior was fitted: delete the prior and rerun"
             )
         relevance = prior_relevance(prior, features)
+        design = cv_design(inputs.x, inputs.y, folds=inputs.folds, keep=len(self.strengths) > 1)
         fits, cv_min = [], []
         for tau in self.strengths:
             pf = None if tau == 0 else relevance**-tau
@@ -389,7 +390,7 @@ class AnnotatedElasticNetModel:
                 n_lambda=self.n_lambda,
                 lambda_min_ratio=self.lambda_min_ratio,
                 n_threads=inputs.threads,
-            ).fit(inputs.x, inputs.y, folds=inputs.folds, penalty_factor=pf)
+            ).fit_design(design, penalty_factor=pf)
             fits.append(enet)
             cv_min.append(float(enet.cv_mse_.min()))
         best = int(np.argmin(cv_min))  # first minimum = smallest tau (strengths sorted)

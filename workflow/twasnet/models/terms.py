@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from twasnet.adjust import standardisation
 
 __all__ = [
+    "ScreenGenotypes",
     "Terms",
     "candidate_variants",
+    "candidates_by_rank",
     "heterozygosity",
     "marginal_ranking",
     "screen_terms",
@@ -78,13 +81,36 @@ def _standardised(a: np.ndarray) -> np.ndarray:
     return (a - mean) / sd  # constant columns -> 0
 
 
-def _dominance_deviation(x: np.ndarray) -> np.ndarray:
-    """Standardised heterozygosity of ``x`` (n, p) with each column's dosage regressed out, so a
-    dominance test does not pick up what is left of a variant's additive effect."""
-    z, d = _standardised(x), _standardised(heterozygosity(x))
-    n = x.shape[0]
-    beta = np.einsum("ij,ij->j", z, d) / n  # z has unit variance (or is 0)
-    return _standardised(d - z * beta)
+class ScreenGenotypes:
+    """Raw dosages ``x`` (n, p) of one set of rows with what the screens over them need, each
+    computed once and shared by every screen of these rows (one per screening weight option):
+    ``mean``/``sd`` (p,) (:func:`twasnet.adjust.standardisation`), ``z`` (n, p) standardised
+    dosages, ``dominance`` (n, p) standardised heterozygosities with each column's dosage
+    regressed out (so a dominance test does not pick up what is left of an additive effect)."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = np.asarray(x, dtype=np.float64)
+        self.mean, self.sd = standardisation(self.x)
+
+    @cached_property
+    def z(self) -> np.ndarray:
+        return (self.x - self.mean) / self.sd  # constant columns -> 0
+
+    @cached_property
+    def dominance(self) -> np.ndarray:
+        z, d = self.z, _standardised(heterozygosity(self.x))
+        beta = np.einsum("ij,ij->j", z, d) / self.x.shape[0]  # z has unit variance (or is 0)
+        return _standardised(d - z * beta)
+
+    def ranking(self, y: np.ndarray) -> np.ndarray:
+        """Columns by decreasing |correlation| with ``y`` (n,) (constant last; ties by column)."""
+        yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+        score = np.abs(self.z.T @ yc)
+        return np.lexsort((np.arange(score.size), -score))
+
+
+def _screened(x) -> ScreenGenotypes:
+    return x if isinstance(x, ScreenGenotypes) else ScreenGenotypes(x)
 
 
 def _t_pvalues(corr: np.ndarray, n: int) -> np.ndarray:
@@ -138,7 +164,7 @@ def _screen_pairs(z, r, w, *, alpha, block):
 
 
 def screen_terms(
-    x: np.ndarray,
+    x: np.ndarray | ScreenGenotypes,
     residual: np.ndarray,
     *,
     candidates: np.ndarray | None = None,
@@ -157,9 +183,9 @@ def screen_terms(
     evenly between the two kinds. Returns at most ``max_terms`` passing terms, the smallest
     ``pvalue / weight`` first (ties: dominance first, lower columns first).
     """
-    x = np.asarray(x, dtype=np.float64)
+    g = _screened(x)
     r = np.asarray(residual, dtype=np.float64)
-    n, p = x.shape
+    n, p = g.x.shape
     r = r - r.mean()
     if max_terms < 1 or n < 4 or not r.std() > 0 or p == 0:
         return Terms()
@@ -170,16 +196,14 @@ def screen_terms(
     level = alpha / 2.0 if dominance else alpha
     parts = []  # (kind order, a, b, pvalue, weight)
     if dominance:
-        d = _dominance_deviation(x)
+        d = g.dominance
         pv = np.where(np.abs(d).sum(0) > 0, _t_pvalues(d.T @ r / n, n), 1.0)
         wd = w / w.mean()
         keep = np.flatnonzero(pv <= level * wd / p)
         parts.append((np.zeros(keep.size), keep, np.full(keep.size, -1), pv[keep], wd[keep]))
     cand = np.arange(p) if candidates is None else np.unique(np.asarray(candidates, np.int64))
     if cand.size >= 2:
-        a, b, pv, wt = _screen_pairs(
-            _standardised(x[:, cand]), r, w[cand], alpha=level, block=block
-        )
+        a, b, pv, wt = _screen_pairs(g.z[:, cand], r, w[cand], alpha=level, block=block)
         parts.append((np.ones(a.size), cand[a], cand[b], pv, wt))
     order_kind, a, b, pv, wt = (np.concatenate(c) for c in zip(*parts, strict=True))
     ratio = np.where(wt > 0, pv / np.maximum(wt, 1e-300), np.inf)
@@ -194,17 +218,14 @@ def screen_terms(
     )
 
 
-def marginal_ranking(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def marginal_ranking(x: np.ndarray | ScreenGenotypes, y: np.ndarray) -> np.ndarray:
     """Columns of ``x`` (n, p) by decreasing |correlation| with ``y`` (n,) (constant last; ties
     by column)."""
-    z = _standardised(np.asarray(x, dtype=np.float64))
-    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
-    score = np.abs(z.T @ yc)
-    return np.lexsort((np.arange(score.size), -score))
+    return _screened(x).ranking(y)
 
 
 def candidate_variants(
-    x: np.ndarray,
+    x: np.ndarray | ScreenGenotypes,
     y: np.ndarray,
     *,
     size: int,
@@ -212,12 +233,25 @@ def candidate_variants(
     weighted_share: float = 0.5,
 ) -> np.ndarray:
     """Column indices (sorted) the nonlinear search considers: the ``size`` variants most
-    associated with ``y`` on these rows. With ``weights`` (p,) that are not all equal, a
-    ``weighted_share`` of them are instead the variants of largest weight (ties by stronger
-    association), so annotations can bring in variants with no marginal effect (a pure
-    interaction); ``weighted_share`` 1 adds ``size`` such variants to the ``size`` most
-    associated ones (at most ``2 size`` in all)."""
-    order = marginal_ranking(x, y)
+    associated with ``y`` on these rows (:func:`candidates_by_rank` of
+    :func:`marginal_ranking`)."""
+    return candidates_by_rank(
+        marginal_ranking(x, y), size=size, weights=weights, weighted_share=weighted_share
+    )
+
+
+def candidates_by_rank(
+    order: np.ndarray,
+    *,
+    size: int,
+    weights: np.ndarray | None = None,
+    weighted_share: float = 0.5,
+) -> np.ndarray:
+    """The ``size`` first columns of ``order`` (p,), a :func:`marginal_ranking`, sorted. With
+    ``weights`` (p,) that are not all equal, a ``weighted_share`` of them are instead the
+    variants of largest weight (ties by stronger association), so annotations can bring in
+    variants with no marginal effect (a pure interaction); ``weighted_share`` 1 adds ``size``
+    such variants to the ``size`` most associated ones (at most ``2 size`` in all)."""
     if weights is None or size < 2 or np.ptp(np.asarray(weights)) == 0:
         return np.sort(order[:size])
     rank = np.empty(order.size, dtype=np.int64)
@@ -259,10 +293,11 @@ def variant_nonlinear_pvalues(x: np.ndarray, y: np.ndarray, *, block: int = 512)
     if n < 4 or not r.std() > 0:
         return np.ones(p)
     r = r / r.std()
-    d = _dominance_deviation(x)
+    g = ScreenGenotypes(x)
+    d = g.dominance
     dom = np.where(np.abs(d).sum(0) > 0, _t_pvalues(d.T @ r / n, n), 1.0)
     best = np.zeros(p)
-    z = _standardised(x)
+    z = g.z
     zr, z2 = z * r[:, None], z * z
     for start in range(0, p, block):
         stop = min(p, start + block)

@@ -36,7 +36,14 @@ from twasnet.models.deep.config import (
 )
 from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
 from twasnet.models.deep.networks import build_network
-from twasnet.models.terms import Terms, candidate_variants, screen_terms, term_matrix
+from twasnet.models.terms import (
+    ScreenGenotypes,
+    Terms,
+    candidates_by_rank,
+    marginal_ranking,
+    screen_terms,
+    term_matrix,
+)
 
 __all__ = ["AnnotatedCNNModel", "CNNModel", "load_model", "one_se_better"]
 
@@ -69,11 +76,13 @@ def smallest_within_se(errors: np.ndarray, *, n_se: float) -> int:
 @dataclass
 class _Fold:
     """One inner-CV fold: ``val`` (n,) bool its rows; the current prediction on the rows outside
-    it (``fit_pred``) and on its own rows (``val_pred``), from fits that never saw ``val``."""
+    it (``fit_pred``) and on its own rows (``val_pred``), from fits that never saw ``val``;
+    ``order`` (p,) the variants by association with expression on the rows outside it."""
 
     val: np.ndarray
     fit_pred: np.ndarray
     val_pred: np.ndarray
+    order: np.ndarray | None = None
 
 
 @dataclass
@@ -95,17 +104,17 @@ class _TermFit:
         return self.intercept + m @ self.coef
 
 
-def _fit_terms(x, y, residual, *, weights, terms_cfg) -> _TermFit:
-    """Screen terms of ``x`` (n, p) against ``residual`` (n,) -- pairs among the candidates most
-    associated with expression ``y`` (n,) -- and fit them to the residual by least squares."""
-    mean, sd = standardisation(x)
+def _fit_terms(g: ScreenGenotypes, order, residual, *, weights, terms_cfg) -> _TermFit:
+    """Screen terms of the dosages ``g`` (n, p) against ``residual`` (n,) -- pairs among the
+    candidates by ``order`` (p,), the variants' association with expression -- and fit them to
+    the residual by least squares."""
     cand = np.zeros(0, np.int64)
     if terms_cfg["pairs"]:  # with weights: the most associated and as many of the most weighted
-        cand = candidate_variants(
-            x, y, size=terms_cfg["candidates"], weights=weights, weighted_share=1.0
+        cand = candidates_by_rank(
+            order, size=terms_cfg["candidates"], weights=weights, weighted_share=1.0
         )
     terms = screen_terms(
-        x,
+        g,
         residual,
         candidates=cand,
         weights=weights,
@@ -114,11 +123,11 @@ def _fit_terms(x, y, residual, *, weights, terms_cfg) -> _TermFit:
         alpha=terms_cfg["alpha"],
     )
     if not len(terms):
-        return _TermFit(terms, np.zeros(0), 0.0, mean, sd)
-    m = term_matrix(x, terms, x_mean=mean, x_sd=sd)
+        return _TermFit(terms, np.zeros(0), 0.0, g.mean, g.sd)
+    m = term_matrix(g.x, terms, x_mean=g.mean, x_sd=g.sd)
     design = np.column_stack([np.ones(len(residual)), m])
     beta = np.linalg.lstsq(design, residual, rcond=None)[0]
-    return _TermFit(terms, beta[1:], float(beta[0]), mean, sd)
+    return _TermFit(terms, beta[1:], float(beta[0]), g.mean, g.sd)
 
 
 @dataclass
@@ -153,9 +162,7 @@ def _encoder_folds(x, y, folds, *, weights, size, device):
     row's squared error back into expression's units."""
     fold_data, scale, offset = [], [], 0
     for f in folds:
-        enc = _encoder_data(
-            x[~f.val], y[~f.val], y[~f.val] - f.fit_pred, weights=weights, size=size
-        )
+        enc = _encoder_data(x[~f.val], f.order, y[~f.val] - f.fit_pred, weights=weights, size=size)
         t_fit = (y[~f.val] - f.fit_pred - enc.t_mean) / enc.t_sd
         t_val = (y[f.val] - f.val_pred - enc.t_mean) / enc.t_sd
         n_val = int(f.val.sum())
@@ -173,10 +180,10 @@ def _encoder_folds(x, y, folds, *, weights, size, device):
     return fold_data, np.concatenate(scale)
 
 
-def _encoder_data(x, y, target, *, weights, size) -> _EncoderFit:
-    """Candidates (most associated with ``y``) and standardisation of ``x`` (n, p) for an encoder
-    fitted to ``target`` (n,)."""
-    cand = candidate_variants(x, y, size=size, weights=weights)
+def _encoder_data(x, order, target, *, weights, size) -> _EncoderFit:
+    """Candidates (first in ``order`` (p,), the variants by association with expression) and
+    standardisation of ``x`` (n, p) for an encoder fitted to ``target`` (n,)."""
+    cand = candidates_by_rank(order, size=size, weights=weights)
     mean, sd = standardisation(x[:, cand])
     t_sd = float(np.std(target))
     return _EncoderFit(cand, mean, sd, float(np.mean(target)), t_sd if t_sd > 0 else 1.0, None)
@@ -269,23 +276,27 @@ class CNNModel:
         its training part; the option and then the addition are kept by :func:`one_se_better`."""
         y_val = np.concatenate([y[f.val] for f in folds])
         base = (y_val - np.concatenate([f.val_pred for f in folds])) ** 2
-        options, errors, fits = self._screen_weights(inputs), [], []
-        for _tau, w in options:
-            per_fold = [
-                _fit_terms(
-                    x[~f.val],
-                    y[~f.val],
-                    y[~f.val] - f.fit_pred,
-                    weights=w,
-                    terms_cfg=self.terms_cfg,
+        options = self._screen_weights(inputs)
+        fits = [[] for _ in options]  # per option, per fold
+        for f in folds:  # one fold's standardised dosages at a time, shared by the options
+            g = ScreenGenotypes(x[~f.val])
+            f.order = g.ranking(y[~f.val])
+            for k, (_tau, w) in enumerate(options):
+                fits[k].append(
+                    _fit_terms(
+                        g, f.order, y[~f.val] - f.fit_pred, weights=w, terms_cfg=self.terms_cfg
+                    )
                 )
-                for f in folds
-            ]
-            pred = np.concatenate(
-                [f.val_pred + t.predict(x[f.val]) for f, t in zip(folds, per_fold, strict=True)]
+        errors = [
+            (
+                y_val
+                - np.concatenate(
+                    [f.val_pred + t.predict(x[f.val]) for f, t in zip(folds, per_fold, strict=True)]
+                )
             )
-            errors.append((y_val - pred) ** 2)
-            fits.append(per_fold)
+            ** 2
+            for per_fold in fits
+        ]
         self.terms_cv_errors_ = (base, errors)  # per training row: the core's, each option's
         chosen = 0  # the reference (tau = 0) unless a stronger weighting beats it by n_se SE
         for k in range(1, len(options)):
@@ -305,7 +316,8 @@ class CNNModel:
         for f, t in zip(folds, fits[chosen], strict=True):
             f.fit_pred = f.fit_pred + t.predict(x[~f.val])
             f.val_pred = f.val_pred + t.predict(x[f.val])
-        final = _fit_terms(x, y, y - fitted, weights=w, terms_cfg=self.terms_cfg)
+        g = ScreenGenotypes(x)
+        final = _fit_terms(g, g.ranking(y), y - fitted, weights=w, terms_cfg=self.terms_cfg)
         if len(final.terms):
             m = term_matrix(x, final.terms, x_mean=final.x_mean, x_sd=final.x_sd)
             final.term_sd = m.std(axis=0)
@@ -346,7 +358,7 @@ class CNNModel:
         }
         if not used:
             return none, info
-        enc = _encoder_data(x, y, y - fitted, weights=w, size=size)
+        enc = _encoder_data(x, marginal_ranking(x, y), y - fitted, weights=w, size=size)
         net = build_network(len(enc.candidates), self.arch, seed=inputs.seed, device=device)
         target = _tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
         train_epochs(net, enc.inputs(x, device), target, epochs=best, training=self.training)
