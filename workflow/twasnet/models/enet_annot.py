@@ -337,7 +337,7 @@ class AnnotatedElasticNetModel:
         alpha: float = 0.5,
         n_lambda: int = 100,
         lambda_min_ratio=None,
-        strengths: list[float] = (0, 0.5, 1, 2),
+        strengths: list[float] = (0, 1),
         prior_path: str | None = None,
         prior_state: dict | None = None,
         **ignored,

@@ -456,7 +456,7 @@ class AnnotatedCNNModel(CNNModel):
 
     kind = "cnn_annot"
 
-    def __init__(self, *, prior_path: str | None = None, strengths=(0, 0.5, 1), **params) -> None:
+    def __init__(self, *, prior_path: str | None = None, strengths=(0, 1), **params) -> None:
         if prior_path is None:
             raise ValueError("cnn_annot needs prior_path (the workflow fits the prior first)")
         super().__init__(**params)
