@@ -27,6 +27,7 @@ Conventions mirror R ``glmnet``/``cv.glmnet`` for ``family="gaussian"``, ``stand
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -35,9 +36,12 @@ import numpy as np
 from twasnet.adjust import is_constant, standardisation
 
 
-def _import_adelie():
-    """Import adelie without the handler it attaches to the root logger at import time (which
-    would echo every log record of the host program, Snakemake's included, a second time)."""
+@functools.cache
+def _adelie():
+    """adelie, imported on first use (it imports scikit-learn and matplotlib: ~2-3 s that a job
+    fitting no elastic net should not pay), without the handler it attaches to the root logger at
+    import time (which would echo every log record of the host program, Snakemake's included, a
+    second time)."""
     root = logging.getLogger()
     before = list(root.handlers)
     import adelie
@@ -47,8 +51,6 @@ def _import_adelie():
             root.removeHandler(handler)
     return adelie
 
-
-ad = _import_adelie()
 
 __all__ = [
     "CVDesign",
@@ -196,6 +198,7 @@ def _fit_standardised(
         intercepts = np.zeros(n_lam)
         devs = np.full(n_lam, 1.0 - float(resid @ resid) / n)
     else:
+        ad = _adelie()
         state = ad.grpnet(
             X=ad.matrix.dense(std.xs, method="naive", n_threads=n_threads),
             glm=ad.glm.gaussian(std.u),
