@@ -36,7 +36,7 @@ from twasnet.models.deep.prior import load_prior, screen_relevance
 from twasnet.models.enet import ElasticNetCV
 from twasnet.models.enet_annot import prior_relevance
 from twasnet.simulate import ANNOTATION_COLUMNS, causal_log_weight, nonlinear_log_weight
-from twasnet.stages import selected_training_inputs
+from twasnet.stages.training import selected_training_inputs
 
 CAUSAL_RELEVANCE, OTHER_RELEVANCE = 1.0, 0.02
 LOG_FLOOR = -4.0  # the same ~50x range of relevance as the causal indicator

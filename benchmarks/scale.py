@@ -152,7 +152,7 @@ def bench_dag(
 EXTRACT_DRIVER = r"""
 import json, sys, time
 from pathlib import Path
-from twasnet.stages import extract_chromosome, prepare_cohort
+from twasnet.stages.data import extract_chromosome, prepare_cohort
 out, work, window = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 cohort = work / "cohort"
 cohort.mkdir()

@@ -6,7 +6,7 @@ sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the pac
 
 from twasnet.io.store import chunk_fit_paths  # noqa: E402
 from twasnet.logs import run_logged  # noqa: E402
-from twasnet.stages import evaluate_against_truth  # noqa: E402
+from twasnet.stages.results import evaluate_against_truth  # noqa: E402
 
 sm = snakemake  # noqa: F821
 run_logged(

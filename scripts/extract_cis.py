@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
 from twasnet.logs import run_logged  # noqa: E402
-from twasnet.stages import extract_chromosome  # noqa: E402
+from twasnet.stages.data import extract_chromosome  # noqa: E402
 
 sm = snakemake  # noqa: F821
 run_logged(

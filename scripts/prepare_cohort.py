@@ -5,7 +5,7 @@ import sys
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
 from twasnet.logs import run_logged  # noqa: E402
-from twasnet.stages import prepare_cohort  # noqa: E402
+from twasnet.stages.data import prepare_cohort  # noqa: E402
 
 sm = snakemake  # noqa: F821
 run_logged(

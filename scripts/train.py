@@ -7,7 +7,7 @@ from pathlib import Path
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
 from twasnet.logs import run_logged  # noqa: E402
-from twasnet.stages import train  # noqa: E402
+from twasnet.stages.training import train  # noqa: E402
 
 sm = snakemake  # noqa: F821
 model_params = dict(sm.params.model_params)

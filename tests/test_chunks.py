@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from conftest import run_workflow, tiny_config
 
-from twasnet.stages import train
+from twasnet.stages.training import train
 
 # linear and deep, with and without a prior (cnn_annot loads its prior as enet_annot does)
 MODELS = ["enet", "enet_annot", "cnn"]

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from twasnet.io.store import read_table, write_json
+from twasnet.cohort import Cohort
+from twasnet.io.store import GeneData, read_table, write_json
 from twasnet.models import registry
-from twasnet.stages import aggregate
+from twasnet.stages.results import aggregate
 from twasnet.train import train_gene
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,23 +54,19 @@ def test_a_registered_toy_model_trains_and_aggregates(monkeypatch, tmp_path):
     variants = pd.DataFrame(
         {"chrom": "1", "pos": [10], "ref": "A", "alt": "G", "variant_id": "", "maf": 0.3}
     )
-    result = train_gene(
-        model_name="toy",
-        model_params={},
-        gene_id="G",
-        tss=10,
-        window_bp=100,
-        dosages=rng.binomial(2, 0.3, (n, 1)).astype(float),
-        variants=variants,
-        expression=rng.standard_normal(n),
-        covariates=np.zeros((n, 0)),
-        samples=[f"S{i}" for i in range(n)],
-        train_idx=np.arange(48),
-        test_idx=np.arange(48, n),
-        train_folds=np.arange(48) % 4,
+    samples = [f"S{i}" for i in range(n)]
+    gene = GeneData("G", "1", 10, rng.binomial(2, 0.3, (n, 1)).astype(float), variants)
+    expression = pd.DataFrame([rng.standard_normal(n)], index=["G"], columns=samples)
+    cohort = Cohort(
+        samples,
+        expression,
+        np.zeros((n, 0)),
+        np.arange(48),
+        np.arange(48, n),
+        np.arange(48) % 4,
         split=0,
-        seed=1,
     )
+    result = train_gene(gene, cohort, model_name="toy", model_params={}, window_bp=100, seed=1)
     assert result.record["status"] == "ok", result.record["reason"]
     assert result.record["model"] == "toy"
     write_json(result.record, tmp_path / "toy.json")

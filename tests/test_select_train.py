@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+from twasnet.cohort import Cohort
+from twasnet.io.store import GeneData
 from twasnet.select import CONSTANT_EXPRESSION, NO_VARIANTS, SELECTED, assess_gene, decide
 from twasnet.train import RECORD_FIELDS, train_gene
 
@@ -50,22 +52,11 @@ def test_heritable_gene_is_selected_by_reml():
 
 
 def _train(expression, dosages=DOSAGES, variants=VARIANTS):
+    gene = GeneData(gene_id="G", chrom="1", tss=200, dosages=dosages, variants=variants)
+    table = pd.DataFrame([expression], index=["G"], columns=SAMPLES)
+    cohort = Cohort(SAMPLES, table, COVARIATES, TRAIN, TEST, FOLDS, split=0)
     return train_gene(
-        model_name="enet",
-        model_params={"alpha": 0.5},
-        gene_id="G",
-        tss=200,
-        window_bp=1000,
-        dosages=dosages,
-        variants=variants,
-        expression=expression,
-        covariates=COVARIATES,
-        samples=SAMPLES,
-        train_idx=TRAIN,
-        test_idx=TEST,
-        train_folds=FOLDS,
-        split=0,
-        seed=1,
+        gene, cohort, model_name="enet", model_params={"alpha": 0.5}, window_bp=1000, seed=1
     )
 
 

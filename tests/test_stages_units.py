@@ -3,7 +3,7 @@ import pytest
 
 from twasnet.adjust import residualise
 from twasnet.io.store import atomic_output
-from twasnet.stages import merge_windows
+from twasnet.stages.data import merge_windows
 
 
 def test_merge_windows_joins_overlapping_windows_only():

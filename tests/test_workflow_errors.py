@@ -303,16 +303,16 @@ def test_results_existing_as_a_file_stops_with_a_message(tiny_cohort, tmp_path):
 _HANGING_TRAIN = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from twasnet import stages
+from twasnet.stages import training as stages
 from twasnet.logs import run_logged
 
 args = json.load(open(sys.argv[2]))
 hang, fit = args.pop("hang"), stages.train_gene
 
-def train_gene(**kwargs):
-    if kwargs["gene_id"] == hang:
+def train_gene(gene, cohort, **kwargs):
+    if gene.gene_id == hang:
         time.sleep(600)
-    return fit(**kwargs)
+    return fit(gene, cohort, **kwargs)
 
 stages.train_gene = train_gene
 run_logged(args.pop("log"), stages.train, **args)

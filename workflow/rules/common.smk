@@ -11,7 +11,8 @@ from twasnet.errors import InputError  # noqa: E402
 from twasnet.io.expression import read_expression_chromosomes  # noqa: E402
 from twasnet.io.genotypes import genotype_index as genotype_index_path  # noqa: E402
 from twasnet.io.genotypes import sample_file, sibling_files  # noqa: E402
-from twasnet.io.vcf import canonical_chrom, genotype_path  # noqa: E402
+from twasnet.io.variants import canonical_chrom  # noqa: E402
+from twasnet.io.vcf import genotype_path  # noqa: E402
 from twasnet.models import registry  # noqa: E402
 
 # Model families come from the one catalogue (twasnet/models/registry.py).

@@ -1,4 +1,6 @@
-"""The analysis cohort: samples present in genotypes, expression and (optionally) covariates."""
+"""The analysis cohort: samples present in genotypes, expression and (optionally) covariates
+(:func:`intersect_samples`, when the cohort is prepared), and the :class:`Cohort` value every
+later stage loads once (:func:`load_cohort`): its samples, expression, covariates and one split."""
 
 from __future__ import annotations
 
@@ -6,7 +8,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from twasnet.errors import InputError
+from twasnet.io.store import read_table
+from twasnet.split import split_indices
 
 _SEPARATORS = re.compile(r"[-_.:/ ]")
 
@@ -176,3 +183,71 @@ def missing_genotypes_message(
         f"missing file(s), or set genotypes.chromosomes to the chromosomes to process{hint}, "
         "which leaves the genes of the others out."
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Cohort:
+    """The prepared cohort as one split sees it.
+
+    ``samples``: the n sample ids in the order of ``samples.tsv`` (and of the cis stores' dosage
+    columns); ``expression``: the expression table indexed by gene_id, with one column per sample
+    (besides the gene columns); ``covariates``: (n, k) float64 in sample order; ``train_idx``
+    (n_train,) and ``test_idx`` (n_test,): positions in ``samples`` of the split's training and
+    held-out individuals; ``folds``: (n_train,) inner-CV fold of each training individual;
+    ``split``: the repeat of the split these indices belong to."""
+
+    samples: list[str]
+    expression: pd.DataFrame
+    covariates: np.ndarray
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    folds: np.ndarray
+    split: int
+
+    def expression_of(self, gene_id: str) -> np.ndarray:
+        """(n,) float64 expression of ``gene_id`` in sample order; KeyError for an unknown gene."""
+        return self.expression.loc[gene_id, self.samples].to_numpy(np.float64)
+
+
+def load_cohort(
+    *, samples_path: str, expression_path: str, covariates_path: str, split_path: str, split: int
+) -> Cohort:
+    """The prepared cohort (``results/cohort/``) with the indices of repeat ``split`` of the
+    split table at ``split_path``."""
+    samples, expression, covariates = _cohort_tables(samples_path, expression_path, covariates_path)
+    return _with_split(samples, expression, covariates, read_table(split_path), split)
+
+
+def load_cohort_splits(
+    *, samples_path: str, expression_path: str, covariates_path: str, split_path: str
+) -> list[Cohort]:
+    """One :class:`Cohort` per repeat of the split table, in repeat order, sharing the tables
+    read once."""
+    samples, expression, covariates = _cohort_tables(samples_path, expression_path, covariates_path)
+    table = read_table(split_path)
+    return [
+        _with_split(samples, expression, covariates, table, int(repeat))
+        for repeat in sorted(table["repeat"].unique())
+    ]
+
+
+def _cohort_tables(
+    samples_path: str, expression_path: str, covariates_path: str
+) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+    """Sample ids, the expression table by gene_id and the (n, k) covariates in sample order."""
+    samples = read_table(samples_path)["sample"].astype(str).tolist()
+    expression = read_table(expression_path).set_index("gene_id")
+    covariates = read_table(covariates_path).set_index("sample")
+    covariates.index = covariates.index.astype(str)
+    return samples, expression, covariates.loc[samples].to_numpy(dtype=np.float64)
+
+
+def _with_split(
+    samples: list[str],
+    expression: pd.DataFrame,
+    covariates: np.ndarray,
+    table: pd.DataFrame,
+    split: int,
+) -> Cohort:
+    train_idx, test_idx, folds = split_indices(table, samples, repeat=split)
+    return Cohort(samples, expression, covariates, train_idx, test_idx, folds, split)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from twasnet.export.artefact import GeneModel
+from twasnet.artefact import GeneModel
 
 _COMPLEMENT = str.maketrans("ACGT", "TGCA")
 MATCH_KINDS = ("exact", "swapped", "strand", "strand_swapped", "missing")

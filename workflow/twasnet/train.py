@@ -11,7 +11,9 @@ import pandas as pd
 
 from twasnet import __version__
 from twasnet.adjust import residualise
+from twasnet.cohort import Cohort
 from twasnet.errors import GeneSkipped
+from twasnet.io.store import GeneData
 from twasnet.metrics import prediction_metrics
 from twasnet.models.features import annotation_features
 from twasnet.models.registry import TrainingInputs, make_model
@@ -61,96 +63,74 @@ def gene_seed(seed: int, gene_id: str, split: int) -> int:
 
 
 def training_inputs(
-    *,
-    dosages: np.ndarray,
-    variants: pd.DataFrame,
+    gene: GeneData,
     adjusted: np.ndarray,
-    train_idx: np.ndarray,
-    train_folds: np.ndarray,
-    tss: int,
+    cohort: Cohort,
+    *,
     window_bp: int,
     seed: int,
     threads: int = 1,
-    gene_id: str = "",
 ) -> TrainingInputs:
-    """The training rows of one gene as a model sees them: ``dosages`` (n, p) and covariate-
-    adjusted expression ``adjusted`` (n,) restricted to ``train_idx``, plus per-variant features."""
+    """The training rows of one gene as a model sees them: the gene's dosages (n, p) and its
+    covariate-adjusted expression ``adjusted`` (n,) restricted to the cohort's training
+    individuals (n_train rows), their inner folds, and per-variant features (p, d)."""
     return TrainingInputs(
-        x=dosages[train_idx],
-        y=adjusted[train_idx],
-        folds=train_folds,
-        variants=variants,
-        features=annotation_features(variants, tss=tss, window_bp=window_bp),
+        x=gene.dosages[cohort.train_idx],
+        y=adjusted[cohort.train_idx],
+        folds=cohort.folds,
+        variants=gene.variants,
+        features=annotation_features(gene.variants, tss=gene.tss, window_bp=window_bp),
         seed=seed,
         threads=threads,
-        gene_id=gene_id,
+        gene_id=gene.gene_id,
     )
 
 
 def train_gene(
+    gene: GeneData,
+    cohort: Cohort,
     *,
     model_name: str,
     model_params: dict,
-    gene_id: str,
-    tss: int,
     window_bp: int,
-    dosages: np.ndarray,
-    variants: pd.DataFrame,
-    expression: np.ndarray,
-    covariates: np.ndarray,
-    samples: list[str],
-    train_idx: np.ndarray,
-    test_idx: np.ndarray,
-    train_folds: np.ndarray,
-    split: int,
     seed: int,
     threads: int = 1,
 ) -> TrainResult:
-    """Fit ``model_name`` for one gene on training individuals and score it on held-out ones.
+    """Fit ``model_name`` for one gene on the cohort's training individuals and score it on the
+    held-out ones.
 
-    ``dosages`` (n, p), ``expression`` (n,) and ``covariates`` (n, k) cover all cohort ``samples``;
-    covariates are regressed out with coefficients fit on ``train_idx`` only, and the model never
-    sees a row of ``test_idx`` before prediction. A gene that cannot be modelled gives a record with
-    ``status`` "skipped" and its reason instead of an exception.
+    ``gene.dosages`` (n, p) cover all n cohort samples, as does the gene's expression (n,) in
+    ``cohort``; covariates (n, k) are regressed out with coefficients fit on the training
+    individuals only, and the model never sees a held-out row before prediction. ``seed`` is the
+    run's seed (the gene's own is derived from it). A gene that cannot be modelled gives a record
+    with ``status`` "skipped" and its reason instead of an exception.
     """
-    this_seed = gene_seed(seed, gene_id, split)
-    record = _new_record(
-        model_name=model_name,
-        gene_id=gene_id,
-        split=split,
-        seed=seed,
-        n_train=len(train_idx),
-        n_test=len(test_idx),
-    )
-    record["n_variants"] = int(dosages.shape[1])
-    y = residualise(np.asarray(expression, dtype=np.float64), covariates, train_idx=train_idx)
-    empty_importance = pd.DataFrame(columns=[*VARIANT_KEY, "importance"])
+    record = _new_record(model_name, gene.gene_id, cohort, seed=seed)
+    record["n_variants"] = int(gene.dosages.shape[1])
+    expression = cohort.expression_of(gene.gene_id)
+    y = residualise(expression, cohort.covariates, train_idx=cohort.train_idx)
     try:
-        if dosages.shape[1] == 0:
+        if gene.dosages.shape[1] == 0:
             raise GeneSkipped("no_variants", "no variant passed the filters in the window")
-        if np.ptp(np.asarray(expression)[train_idx]) == 0:
+        if np.ptp(expression[cohort.train_idx]) == 0:
             raise GeneSkipped("constant_expression", "expression is constant in training")
         model = make_model(model_name, model_params)
         inputs = training_inputs(
-            dosages=dosages,
-            variants=variants,
-            adjusted=y,
-            train_idx=train_idx,
-            train_folds=train_folds,
-            tss=tss,
+            gene,
+            y,
+            cohort,
             window_bp=window_bp,
-            seed=this_seed,
+            seed=gene_seed(seed, gene.gene_id, cohort.split),
             threads=threads,
-            gene_id=gene_id,
         )
         start = time.perf_counter()
         model.fit(inputs)
         record["fit_seconds"] = time.perf_counter() - start
-        predicted = np.asarray(model.predict(dosages[test_idx]), dtype=np.float64)
+        predicted = np.asarray(model.predict(gene.dosages[cohort.test_idx]), dtype=np.float64)
     except GeneSkipped as skipped:
         record |= {"status": "skipped", "reason": str(skipped)}
-        return TrainResult(record, _predictions(samples, test_idx, y, None), empty_importance, None)
-    record |= prediction_metrics(y[test_idx], predicted)
+        return TrainResult(record, _predictions(cohort, y, None), _no_importance(), None)
+    record |= prediction_metrics(y[cohort.test_idx], predicted)
     record |= {
         "status": "ok",
         "reason": "",
@@ -158,74 +138,65 @@ def train_gene(
         "hyperparameters": model.hyperparameters(),
         "device": getattr(model, "device_name", "cpu"),
     }
-    importance = variants[list(VARIANT_KEY)].copy()
+    importance = gene.variants[list(VARIANT_KEY)].copy()
     importance["importance"] = model.importance()
-    artefact = {
+    artefact = _artefact(model, model_name, gene, cohort)
+    return TrainResult(record, _predictions(cohort, y, predicted), importance, artefact)
+
+
+def _artefact(model, model_name: str, gene: GeneData, cohort: Cohort) -> dict:
+    """Everything needed to predict the gene's expression from new genotypes."""
+    variants = gene.variants[["chrom", "pos", "variant_id", "ref", "alt"]]
+    return {
         "model": model_name,
-        "gene_id": gene_id,
-        "split": split,
-        "tss": int(tss),
+        "gene_id": gene.gene_id,
+        "split": cohort.split,
+        "tss": int(gene.tss),
         "twasnet_version": __version__,
-        "variants": variants[["chrom", "pos", "variant_id", "ref", "alt"]].to_dict(orient="list"),
+        "variants": variants.to_dict(orient="list"),
         "state": model.state(),
         # per-variant mean dosage of the training individuals: the value a prediction into a new
         # cohort imputes for a model variant that cohort lacks (twasnet.predict)
-        "dosage_mean": np.asarray(dosages[train_idx], dtype=np.float64).mean(axis=0),
+        "dosage_mean": np.asarray(gene.dosages[cohort.train_idx], dtype=np.float64).mean(axis=0),
     }
-    return TrainResult(record, _predictions(samples, test_idx, y, predicted), importance, artefact)
 
 
 def failed_result(
-    *,
-    model_name: str,
-    gene_id: str,
-    split: int,
-    seed: int,
-    reason: str,
-    samples: list[str],
-    test_idx: np.ndarray,
-    n_train: int,
+    gene_id: str, cohort: Cohort, *, model_name: str, seed: int, reason: str
 ) -> TrainResult:
     """The result of a gene whose fit raised an error: status "failed" and ``reason``, no
     predictions (NaN for the held-out individuals), no importance, no artefact."""
-    record = _new_record(
-        model_name=model_name,
-        gene_id=gene_id,
-        split=split,
-        seed=seed,
-        n_train=n_train,
-        n_test=len(test_idx),
-    )
+    record = _new_record(model_name, gene_id, cohort, seed=seed)
     record |= {"status": "failed", "reason": reason}
-    nan = np.full(len(samples), np.nan)
-    return TrainResult(
-        record,
-        _predictions(samples, test_idx, nan, None),
-        pd.DataFrame(columns=[*VARIANT_KEY, "importance"]),
-        None,
-    )
+    nan = np.full(len(cohort.samples), np.nan)
+    return TrainResult(record, _predictions(cohort, nan, None), _no_importance(), None)
 
 
-def _new_record(
-    *, model_name: str, gene_id: str, split: int, seed: int, n_train: int, n_test: int
-) -> dict:
+def _new_record(model_name: str, gene_id: str, cohort: Cohort, *, seed: int) -> dict:
     return dict.fromkeys(RECORD_FIELDS) | {
         "gene_id": gene_id,
         "model": model_name,
-        "split": split,
-        "n_train": int(n_train),
-        "n_test": int(n_test),
-        "seed": gene_seed(seed, gene_id, split),
+        "split": cohort.split,
+        "n_train": len(cohort.train_idx),
+        "n_test": len(cohort.test_idx),
+        "seed": gene_seed(seed, gene_id, cohort.split),
         "device": "cpu",
         "twasnet_version": __version__,
         "hyperparameters": {},
     }
 
 
-def _predictions(samples, test_idx, y, predicted) -> pd.DataFrame:
+def _no_importance() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*VARIANT_KEY, "importance"])
+
+
+def _predictions(cohort: Cohort, y: np.ndarray, predicted: np.ndarray | None) -> pd.DataFrame:
+    """The held-out individuals (n_test rows): sample, observed ``y`` (n,) at their positions and
+    ``predicted`` (n_test,), NaN when None."""
+    test_idx = cohort.test_idx
     return pd.DataFrame(
         {
-            "sample": [samples[i] for i in test_idx],
+            "sample": [cohort.samples[i] for i in test_idx],
             "observed": y[test_idx],
             "predicted": np.nan if predicted is None else predicted,
         }

@@ -4,17 +4,18 @@ Each fit writes ``<model>/<gene>.split<r>.model.json`` (linear models) or ``.mod
 models, ``torch.save``) holding the model name, gene, split, the estimator's state (linear:
 coefficients and intercept on the dosage scale; deep: architecture, weights, standardisation), the
 variant list with alleles, and the training individuals' mean dosage per variant.
-:func:`load_artefact` turns one into a :class:`GeneModel` that predicts from dosages.
+:func:`load_artefact` turns one into a :class:`~twasnet.artefact.GeneModel` that predicts from
+dosages.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from twasnet.artefact import GeneModel
 from twasnet.io.store import fit_key, read_artefact
 
 # Where a results directory keeps the artefacts (workflow/rules/common.smk, FIT_STEM):
@@ -22,51 +23,9 @@ from twasnet.io.store import fit_key, read_artefact
 ARTEFACT_GLOB = "fits/*/*/*.split*.model.*"
 
 
-@dataclass
-class GeneModel:
-    """One gene's fitted model: ``variants`` (p rows: chrom, pos, variant_id, ref, alt; the ALT
-    dosage is the model's input), ``dosage_mean`` (p,) training means, and a predictor."""
-
-    model: str
-    gene_id: str
-    split: int
-    variants: pd.DataFrame
-    dosage_mean: np.ndarray
-    state: dict
-    tss: int = 0
-    _deep: object = None
-
-    @property
-    def is_linear(self) -> bool:
-        return self.state.get("kind") == "linear"
-
-    @property
-    def coef(self) -> np.ndarray:
-        """(p,) weights of a linear model on ALT dosages."""
-        return np.asarray(self.state["coef"], dtype=np.float64)
-
-    def predict(self, dosages: np.ndarray) -> np.ndarray:
-        """Predicted expression (m,) from ALT dosages (m, p) in the order of ``variants``."""
-        x = np.asarray(dosages)
-        if x.ndim != 2 or x.shape[1] != len(self.variants):
-            raise ValueError(f"dosages must have shape (m, {len(self.variants)}), got {x.shape}")
-        if self.is_linear:
-            return float(self.state["intercept"]) + np.asarray(x, np.float64) @ self.coef
-        if self._deep is None:
-            from twasnet.models.registry import load_predictor
-
-            self._deep = load_predictor(self.state)
-        return self._deep.predict(x)
-
-
 def load_artefact(path: str | Path) -> GeneModel | None:
     """Load a fit's artefact; None when the gene was not modelled (no state was stored)."""
     artefact = read_artefact(path)
-    return gene_model(artefact)
-
-
-def gene_model(artefact: dict) -> GeneModel | None:
-    """A :class:`GeneModel` from an artefact's content (None when it holds no fitted state)."""
     if "state" not in artefact:
         return None
     state = artefact["state"]

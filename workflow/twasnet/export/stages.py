@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pysam
 
+from twasnet.artefact import GeneModel
 from twasnet.associate import associate_genes, fdr, is_binary
 from twasnet.errors import InputError
-from twasnet.export.artefact import GeneModel, load_artefact
+from twasnet.export.artefact import load_artefact
 from twasnet.export.predictdb import (
     STATUS_COLUMNS,
     check_predictdb,
@@ -32,9 +33,9 @@ from twasnet.io.genotypes import genotype_path, genotype_samples, read_genotypes
 from twasnet.io.store import (
     atomic_output,
     fit_key,
-    load_gene,
     read_json,
     read_table,
+    stores_loader,
     write_json,
     write_table,
 )
@@ -94,7 +95,7 @@ def export_predictdb(
     train_idx, _, _ = split_indices(read_table(split_path), samples, repeat=split)
     performance = _performance(record_paths, selection_path, split)
     status, why_not = _not_exported(performance, performance_filter)
-    store_of = {Path(d).name: d for d in store_dirs}
+    load = stores_loader(store_dirs)
     weights, covariances, chromosomes, reasons, n_snps = [], [], set(), {}, {}
     for path in sorted(artefact_paths):
         gene = load_artefact(path)
@@ -110,7 +111,7 @@ def export_predictdb(
             continue
         rows = gene_weights(gene.gene_id, variants=gene.variants, coef=gene.coef, build=build)
         chrom = str(gene.variants["chrom"].iloc[0])
-        data = load_gene(store_of[chrom], gene.gene_id)
+        data = load(chrom, gene.gene_id)
         used = np.flatnonzero(gene.coef != 0)
         covariances.append(
             gene_covariance(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from twasnet.errors import InputError
-from twasnet.io.vcf import canonical_chrom
+from twasnet.io.variants import canonical_chrom
 
 KEY_COLUMNS = ("chrom", "pos", "ref", "alt")
 MISSING_COLUMN = "annotation_missing"

@@ -17,7 +17,7 @@ import pandas as pd
 
 from twasnet.errors import InputError
 from twasnet.io.common import require_complete_bgzf
-from twasnet.io.vcf import canonical_chrom
+from twasnet.io.variants import canonical_chrom
 
 EXPECTED_HEADER = ("#chr", "start", "end", "gene_id")
 # tensorQTL names the fourth column phenotype_id; accepted as a synonym of gene_id.

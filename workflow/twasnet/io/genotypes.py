@@ -1,14 +1,15 @@
 """Genotype input in any supported format, chosen by the file's extension: ``.bed`` (PLINK 1,
 with .bim and .fam beside it), ``.pgen`` (PLINK 2, with .pvar and .psam), anything else VCF / BCF
-(bgzipped, indexed). Every format gives the same :class:`~twasnet.io.vcf.GenotypeBlock` for the
-same genotypes (see :mod:`twasnet.io.vcf` and :mod:`twasnet.io.plink`)."""
+(bgzipped, indexed). Every format gives the same :class:`~twasnet.io.variants.GenotypeBlock` for
+the same genotypes (see :mod:`twasnet.io.vcf` and :mod:`twasnet.io.plink`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from twasnet.io import plink, vcf
-from twasnet.io.vcf import GenotypeBlock, canonical_chrom, genotype_path
+from twasnet.io.variants import GenotypeBlock, canonical_chrom
+from twasnet.io.vcf import genotype_path
 
 __all__ = [
     "GenotypeBlock",

@@ -4,7 +4,7 @@ read with pgenlib); the text files are read with pandas.
 The binary file is the one the config names; its two text files are found by replacing its
 extension (``chr1.bed`` -> ``chr1.bim``, ``chr1.fam``). What comes back is what
 :func:`twasnet.io.vcf.read_genotypes` returns for the same genotypes in VCF: ALT dosages of the
-bi-allelic SNVs, the same filters (:func:`~twasnet.io.vcf.filter_dosages`), samples in the
+bi-allelic SNVs, the same filters (:func:`~twasnet.io.variants.filter_dosages`), samples in the
 requested order, canonical chromosome names, ids "" where the file has none ("."), REF/ALT
 upper-case. Allele conventions, as PLINK 2 reads them:
 
@@ -31,12 +31,10 @@ import numpy as np
 import pandas as pd
 
 from twasnet.errors import InputError
+from twasnet.io.variants import GenotypeBlock, canonical_chrom, filter_dosages
 from twasnet.io.vcf import (
-    GenotypeBlock,
-    canonical_chrom,
     check_file_samples,
     check_request,
-    filter_dosages,
     region_bounds,
     variant_skip_reason,
 )

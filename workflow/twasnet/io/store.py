@@ -175,7 +175,7 @@ class GeneData:
     """Everything stored for one gene's cis window.
 
     ``dosages`` is (n_samples, n_variants) float32 in cohort sample order; ``variants`` has
-    n_variants rows; ``annotations`` is (n_variants, n_annotations) or has zero columns.
+    n_variants rows (with the ``annot_*`` annotation columns, if any).
     """
 
     gene_id: str
@@ -183,16 +183,6 @@ class GeneData:
     tss: int
     dosages: np.ndarray
     variants: pd.DataFrame
-
-    @property
-    def annotations(self) -> pd.DataFrame:
-        cols = [c for c in self.variants.columns if c.startswith(ANNOTATION_PREFIX)]
-        return self.variants[cols]
-
-
-def load_gene(directory: str | Path, gene_id: str) -> GeneData:
-    """Read one gene's slice of a chromosome's cis store."""
-    return gene_loader(directory)(gene_id)
 
 
 def gene_loader(directory: str | Path) -> Callable[[str], GeneData]:
@@ -216,6 +206,22 @@ def gene_loader(directory: str | Path) -> Callable[[str], GeneData]:
             dosages=np.array(matrix[first:stop].T, dtype=np.float32),
             variants=all_variants.iloc[first:stop].reset_index(drop=True).copy(),
         )
+
+    return load
+
+
+def stores_loader(store_dirs: Sequence[str | Path]) -> Callable[[str, str], GeneData]:
+    """A function (chrom, gene_id) -> GeneData over the cis stores ``store_dirs`` (one per
+    chromosome, each directory named by its chromosome), each store's :func:`gene_loader` made
+    when first needed."""
+    store_of = {Path(d).name: d for d in store_dirs}
+    loaders: dict[str, Callable[[str], GeneData]] = {}
+
+    def load(chrom: str, gene_id: str) -> GeneData:
+        chrom = str(chrom)
+        if chrom not in loaders:
+            loaders[chrom] = gene_loader(store_of[chrom])
+        return loaders[chrom](gene_id)
 
     return load
 

@@ -1,0 +1,215 @@
+"""Training stages: one model on a chunk of genes of one chromosome (one gene after another, each
+scored on the held-out individuals), and the across-gene annotation priors some models share."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+
+from twasnet.adjust import residualise
+from twasnet.cohort import Cohort, load_cohort
+from twasnet.errors import InputError
+from twasnet.io.store import (
+    FIT_FILES,
+    GeneData,
+    gene_loader,
+    stores_loader,
+    write_artefact,
+    write_json,
+    write_table,
+)
+from twasnet.models.registry import MODELS, TrainingInputs
+from twasnet.select import selected_genes
+from twasnet.train import TrainResult, failed_result, train_gene, training_inputs
+
+log = logging.getLogger("twasnet")
+
+
+def train(
+    *,
+    model_name: str,
+    model_params: dict,
+    gene_ids: Sequence[str],
+    split: int,
+    store_dir: str,
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    window_bp: int,
+    seed: int,
+    threads: int,
+    outputs: Sequence[Mapping[str, str]],
+    out_table: str,
+) -> None:
+    """Train one model on each gene of a chunk (genes of one chromosome, ``store_dir``), one after
+    another, and score it on the held-out individuals. Per gene, ``outputs`` names its record,
+    held-out predictions, per-variant importance and model artefact (keys :data:`FIT_FILES`);
+    ``out_table`` gets one row per gene: gene_id, status, reason and those four paths (what
+    :func:`twasnet.io.store.chunk_fit_paths` reads). Each gene's result depends on the gene alone
+    (its seed is the gene's), not on the chunk it ran in. A gene whose fit raises an error is
+    recorded with status ``failed`` and the error as its reason (traceback in the log) and the
+    chunk goes on; out of memory still fails the chunk, so that Snakemake retries it with more
+    memory."""
+    # The first line before anything is read, and one line as each gene starts and ends (each
+    # flushed as written): a job killed (kill -9, a cluster's time limit) leaves a log that
+    # says what it was doing and how far it got.
+    log.info(
+        "training %s on %d gene(s) of the cis store %s, split %d: %s",
+        model_name,
+        len(gene_ids),
+        store_dir,
+        split,
+        ", ".join(gene_ids),
+    )
+    if len(outputs) != len(gene_ids):
+        raise ValueError(f"{len(gene_ids)} genes but {len(outputs)} sets of outputs")
+    cohort = load_cohort(
+        samples_path=samples_path,
+        expression_path=expression_path,
+        covariates_path=covariates_path,
+        split_path=split_path,
+        split=split,
+    )
+    load = gene_loader(store_dir)
+    fit = {"model_name": model_name, "model_params": model_params, "window_bp": window_bp}
+    fit |= {"seed": seed, "threads": threads}
+    rows = []
+    for k, (gene_id, out) in enumerate(zip(gene_ids, outputs, strict=True), start=1):
+        log.info(
+            "%s %s split %d: gene %d of %d, fitting", model_name, gene_id, split, k, len(gene_ids)
+        )
+        result = _train_or_fail(load, gene_id, cohort, **fit)
+        record = result.record
+        log.info("%s %s split %d: %s", model_name, gene_id, split, record["status"])
+        _write_fit(result, out)
+        rows.append({"gene_id": gene_id, "status": record["status"], "reason": record["reason"]})
+        rows[-1] |= {kind: out[kind] for kind in FIT_FILES}
+    write_table(pd.DataFrame(rows, columns=["gene_id", "status", "reason", *FIT_FILES]), out_table)
+
+
+def _train_or_fail(
+    load: Callable[[str], GeneData],
+    gene_id: str,
+    cohort: Cohort,
+    *,
+    model_name: str,
+    seed: int,
+    **fit,
+) -> TrainResult:
+    """:func:`twasnet.train.train_gene` on one gene of the store, or, when loading or fitting it
+    raises an error other than out of memory, its ``failed`` result (traceback in the log).
+    ``fit``: the other keyword arguments of ``train_gene``."""
+    try:
+        return train_gene(load(gene_id), cohort, model_name=model_name, seed=seed, **fit)
+    except Exception as err:  # noqa: BLE001 - one gene's failure must not stop the others
+        if _out_of_memory(err):
+            raise
+        log.exception("%s %s split %d failed", model_name, gene_id, cohort.split)
+        return failed_result(
+            gene_id,
+            cohort,
+            model_name=model_name,
+            seed=seed,
+            reason=f"error: {type(err).__name__}: {err}".replace("\n", " ")[:500],
+        )
+
+
+def _write_fit(result: TrainResult, out: Mapping[str, str]) -> None:
+    """A gene's four fit files (keys :data:`FIT_FILES` of ``out``); without a fitted model the
+    artefact names only the model and gene."""
+    record = result.record
+    write_table(result.predictions, out["predictions"])
+    write_table(result.importance, out["importance"])
+    artefact = result.artefact or {"model": record["model"], "gene_id": record["gene_id"]}
+    write_artefact(artefact, out["artefact"])
+    write_json(record, out["record"])
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """Host or CUDA out of memory: a resource problem of the job, not of the gene."""
+    return isinstance(err, MemoryError) or type(err).__name__ == "OutOfMemoryError"
+
+
+def selected_training_inputs(
+    *,
+    split: int,
+    selection_path: str,
+    store_dirs: Sequence[str],
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    window_bp: int,
+    seed: int,
+    threads: int = 1,
+) -> list[tuple[str, TrainingInputs]]:
+    """``(gene_id, training inputs)`` of every gene selected for ``split`` that has variants, in
+    selection order: the training individuals' dosages, covariate-adjusted expression (covariate
+    effects fit on them) and per-variant features -- what the across-gene priors are fit on."""
+    cohort = load_cohort(
+        samples_path=samples_path,
+        expression_path=expression_path,
+        covariates_path=covariates_path,
+        split_path=split_path,
+        split=split,
+    )
+    chosen = selected_genes(selection_path)
+    chosen = chosen[chosen["split"] == split]
+    load = stores_loader(store_dirs)
+    out = []
+    for gene_id, chrom in zip(chosen["gene_id"], chosen["chrom"], strict=True):
+        gene, y = load(chrom, gene_id), cohort.expression_of(gene_id)
+        if gene.dosages.shape[1] == 0:
+            continue
+        adjusted = residualise(y, cohort.covariates, train_idx=cohort.train_idx)
+        inputs = training_inputs(
+            gene, adjusted, cohort, window_bp=window_bp, seed=seed, threads=threads
+        )
+        out.append((gene_id, inputs))
+    return out
+
+
+def fit_prior(
+    *,
+    model_name: str,
+    model_params: dict,
+    split: int,
+    selection_path: str,
+    store_dirs: Sequence[str],
+    samples_path: str,
+    expression_path: str,
+    covariates_path: str,
+    split_path: str,
+    window_bp: int,
+    seed: int,
+    threads: int,
+    out_path: str,
+) -> None:
+    """Fit a model's across-gene annotation prior on the training individuals of one split, over
+    every gene selected for that split, as the model's catalogue entry says
+    (:class:`twasnet.models.registry.PriorSpec`)."""
+    genes = selected_training_inputs(
+        split=split,
+        selection_path=selection_path,
+        store_dirs=store_dirs,
+        samples_path=samples_path,
+        expression_path=expression_path,
+        covariates_path=covariates_path,
+        split_path=split_path,
+        window_bp=window_bp,
+        seed=seed,
+        threads=threads,
+    )
+    if not genes:
+        raise InputError(
+            f"no gene is selected for split {split}, so the {model_name} prior cannot be fitted; "
+            "relax select.p_max or remove the annotation models from `models`"
+        )
+    log.info("%s prior, split %d: %d genes", model_name, split, len(genes))
+    spec = MODELS[model_name].prior
+    if spec is None:
+        raise ValueError(f"model {model_name!r} has no across-gene prior")
+    spec.save(spec.fit(genes, model_params, seed, threads), out_path)
