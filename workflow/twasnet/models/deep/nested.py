@@ -22,12 +22,23 @@ same CV (``tau = 0``, no weighting, unless a larger one is better by ``n_se`` SE
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from twasnet.adjust import standardisation
+from twasnet.models.deep.additions import (
+    EncoderFit,
+    Fold,
+    LinearCore,
+    TermFit,
+    as_tensor,
+    encoder_data,
+    encoder_folds,
+    fit_terms,
+    one_se_better,
+    smallest_within_se,
+)
 from twasnet.models.deep.config import (
     ARCHITECTURE_DEFAULTS,
     TERMS_DEFAULTS,
@@ -36,157 +47,9 @@ from twasnet.models.deep.config import (
 )
 from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
 from twasnet.models.deep.networks import build_network
-from twasnet.models.terms import (
-    ScreenGenotypes,
-    Terms,
-    candidates_by_rank,
-    marginal_ranking,
-    screen_terms,
-    term_matrix,
-)
+from twasnet.models.terms import ScreenGenotypes, Terms, marginal_ranking, term_matrix
 
-__all__ = ["AnnotatedCNNModel", "CNNModel", "load_model", "one_se_better"]
-
-
-def _tensor(a: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(a, dtype=np.float32)).to(device)
-
-
-def one_se_better(base: np.ndarray, new: np.ndarray, *, n_se: float) -> tuple[bool, float, float]:
-    """Is ``new`` (n,) squared errors better than ``base`` (n,) by more than ``n_se`` SE of the
-    paired difference? Returns ``(better, mean gain, its SE)``."""
-    diff = np.asarray(base, np.float64) - np.asarray(new, np.float64)
-    if diff.size < 2:
-        return False, 0.0, 0.0
-    gain, se = float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(diff.size))
-    return gain > n_se * se and gain > 0, gain, se
-
-
-def smallest_within_se(errors: np.ndarray, *, n_se: float) -> int:
-    """The fewest epochs whose errors (row of ``errors`` (E + 1, n)) are not worse than the
-    lowest mean's by more than ``n_se`` paired SE: glmnet's ``lambda.1se`` for an epoch count,
-    so 0 (no encoder) unless training clearly helps."""
-    best = int(np.argmin(errors.mean(axis=1)))
-    for e in range(best):
-        if not one_se_better(errors[e], errors[best], n_se=n_se)[0]:
-            return e
-    return best
-
-
-@dataclass
-class _Fold:
-    """One inner-CV fold: ``val`` (n,) bool its rows; the current prediction on the rows outside
-    it (``fit_pred``) and on its own rows (``val_pred``), from fits that never saw ``val``;
-    ``order`` (p,) the variants by association with expression on the rows outside it."""
-
-    val: np.ndarray
-    fit_pred: np.ndarray
-    val_pred: np.ndarray
-    order: np.ndarray | None = None
-
-
-@dataclass
-class _TermFit:
-    """Terms with their least-squares fit: ``coef`` (k,), ``intercept``, and the dosage
-    statistics ``x_mean``/``x_sd`` (p,) the pair products are standardised with."""
-
-    terms: Terms
-    coef: np.ndarray
-    intercept: float
-    x_mean: np.ndarray
-    x_sd: np.ndarray
-    term_sd: np.ndarray | None = None  # (k,) of the training rows, for importance
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        if not len(self.terms):
-            return np.zeros(x.shape[0])
-        m = term_matrix(x, self.terms, x_mean=self.x_mean, x_sd=self.x_sd)
-        return self.intercept + m @ self.coef
-
-
-def _fit_terms(g: ScreenGenotypes, order, residual, *, weights, terms_cfg) -> _TermFit:
-    """Screen terms of the dosages ``g`` (n, p) against ``residual`` (n,) -- pairs among the
-    candidates by ``order`` (p,), the variants' association with expression -- and fit them to
-    the residual by least squares."""
-    cand = np.zeros(0, np.int64)
-    if terms_cfg["pairs"]:  # with weights: the most associated and as many of the most weighted
-        cand = candidates_by_rank(
-            order, size=terms_cfg["candidates"], weights=weights, weighted_share=1.0
-        )
-    terms = screen_terms(
-        g,
-        residual,
-        candidates=cand,
-        weights=weights,
-        dominance=terms_cfg["dominance"],
-        max_terms=terms_cfg["max_terms"],
-        alpha=terms_cfg["alpha"],
-    )
-    if not len(terms):
-        return _TermFit(terms, np.zeros(0), 0.0, g.mean, g.sd)
-    m = term_matrix(g.x, terms, x_mean=g.mean, x_sd=g.sd)
-    design = np.column_stack([np.ones(len(residual)), m])
-    beta = np.linalg.lstsq(design, residual, rcond=None)[0]
-    return _TermFit(terms, beta[1:], float(beta[0]), g.mean, g.sd)
-
-
-@dataclass
-class _EncoderFit:
-    """The encoder on ``candidates`` (M,): their dosage statistics, the target's mean/sd and
-    the trained network (None: not used)."""
-
-    candidates: np.ndarray
-    x_mean: np.ndarray
-    x_sd: np.ndarray
-    t_mean: float
-    t_sd: float
-    net: torch.nn.Module | None
-
-    def inputs(self, x: np.ndarray, device) -> torch.Tensor:
-        z = (np.asarray(x, np.float64)[:, self.candidates] - self.x_mean) / self.x_sd
-        return torch.from_numpy(z.astype(np.float32)).to(device)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        if self.net is None:
-            return np.zeros(x.shape[0])
-        device = next(self.net.parameters()).device
-        with torch.no_grad():
-            out = self.net(self.inputs(x, device)).cpu().numpy().astype(np.float64)
-        return self.t_mean + self.t_sd * out
-
-
-def _encoder_folds(x, y, folds, *, weights, size, device):
-    """Per fold ``(rows, x_fit, t_fit, x_val, t_val)`` tensors for :func:`cv_epoch_errors`: the
-    candidates' standardised dosages and the standardised residual of what is fitted so far,
-    candidates and statistics from the fold's training part; and the scale (n,) that turns each
-    row's squared error back into expression's units."""
-    fold_data, scale, offset = [], [], 0
-    for f in folds:
-        enc = _encoder_data(x[~f.val], f.order, y[~f.val] - f.fit_pred, weights=weights, size=size)
-        t_fit = (y[~f.val] - f.fit_pred - enc.t_mean) / enc.t_sd
-        t_val = (y[f.val] - f.val_pred - enc.t_mean) / enc.t_sd
-        n_val = int(f.val.sum())
-        fold_data.append(
-            (
-                np.arange(offset, offset + n_val),
-                enc.inputs(x[~f.val], device),
-                _tensor(t_fit, device),
-                enc.inputs(x[f.val], device),
-                _tensor(t_val, device),
-            )
-        )
-        scale.append(np.full(n_val, enc.t_sd**2))
-        offset += n_val
-    return fold_data, np.concatenate(scale)
-
-
-def _encoder_data(x, order, target, *, weights, size) -> _EncoderFit:
-    """Candidates (first in ``order`` (p,), the variants by association with expression) and
-    standardisation of ``x`` (n, p) for an encoder fitted to ``target`` (n,)."""
-    cand = candidates_by_rank(order, size=size, weights=weights)
-    mean, sd = standardisation(x[:, cand])
-    t_sd = float(np.std(target))
-    return _EncoderFit(cand, mean, sd, float(np.mean(target)), t_sd if t_sd > 0 else 1.0, None)
+__all__ = ["AnnotatedCNNModel", "CNNModel", "load_model"]
 
 
 class CNNModel:
@@ -257,7 +120,7 @@ class CNNModel:
         sd = standardisation(x)[1]
         self.x_sd_ = np.where(np.isfinite(sd), sd, 0.0)
         folds = [
-            _Fold(
+            Fold(
                 val,
                 x[~val] @ core.fold_coef_[i] + core.fold_intercept_[i],
                 core.cv_predictions_[val].copy(),
@@ -283,7 +146,7 @@ class CNNModel:
             f.order = g.ranking(y[~f.val])
             for k, (_tau, w) in enumerate(options):
                 fits[k].append(
-                    _fit_terms(
+                    fit_terms(
                         g, f.order, y[~f.val] - f.fit_pred, weights=w, terms_cfg=self.terms_cfg
                     )
                 )
@@ -312,12 +175,12 @@ class CNNModel:
             "screen_strength": float(tau),
         }
         if not used:
-            return _TermFit(Terms(), np.zeros(0), 0.0, np.zeros(0), np.zeros(0)), info
+            return TermFit(Terms(), np.zeros(0), 0.0, np.zeros(0), np.zeros(0)), info
         for f, t in zip(folds, fits[chosen], strict=True):
             f.fit_pred = f.fit_pred + t.predict(x[~f.val])
             f.val_pred = f.val_pred + t.predict(x[f.val])
         g = ScreenGenotypes(x)
-        final = _fit_terms(g, g.ranking(y), y - fitted, weights=w, terms_cfg=self.terms_cfg)
+        final = fit_terms(g, g.ranking(y), y - fitted, weights=w, terms_cfg=self.terms_cfg)
         if len(final.terms):
             m = term_matrix(x, final.terms, x_mean=final.x_mean, x_sd=final.x_sd)
             final.term_sd = m.std(axis=0)
@@ -337,10 +200,10 @@ class CNNModel:
             "encoder_gain": 0.0,
             "encoder_gain_se": 0.0,
         }
-        none = _EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
+        none = EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
         if max_epochs < 1:
             return none, info
-        fold_data, scale = _encoder_folds(x, y, folds, weights=w, size=size, device=device)
+        fold_data, scale = encoder_folds(x, y, folds, weights=w, size=size, device=device)
         m = fold_data[0][1].shape[1]
 
         def build():
@@ -358,9 +221,9 @@ class CNNModel:
         }
         if not used:
             return none, info
-        enc = _encoder_data(x, marginal_ranking(x, y), y - fitted, weights=w, size=size)
+        enc = encoder_data(x, marginal_ranking(x, y), y - fitted, weights=w, size=size)
         net = build_network(len(enc.candidates), self.arch, seed=inputs.seed, device=device)
-        target = _tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
+        target = as_tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
         train_epochs(net, enc.inputs(x, device), target, epochs=best, training=self.training)
         enc.net = net
         return enc, info
@@ -498,8 +361,8 @@ def load_model(state: dict) -> CNNModel:
 
     model = CNNModel.__new__(CNNModel)
     coef = state["core_coef"].numpy()
-    model.core_ = _LinearCore(coef, float(state["core_intercept"]))
-    model.terms_ = _TermFit(
+    model.core_ = LinearCore(coef, float(state["core_intercept"]))
+    model.terms_ = TermFit(
         Terms.from_dict(state["terms"]),
         state["terms_coef"].numpy(),
         float(state["terms_intercept"]),
@@ -512,7 +375,7 @@ def load_model(state: dict) -> CNNModel:
         net = ConvEncoderNet(len(e["candidates"]), state["architecture"])
         net.load_state_dict(e["state_dict"])
         net.eval()
-        model.encoder_ = _EncoderFit(
+        model.encoder_ = EncoderFit(
             e["candidates"].numpy(),
             e["x_mean"].numpy(),
             e["x_sd"].numpy(),
@@ -521,16 +384,5 @@ def load_model(state: dict) -> CNNModel:
             net,
         )
     else:
-        model.encoder_ = _EncoderFit(
-            np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None
-        )
+        model.encoder_ = EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
     return model
-
-
-@dataclass
-class _LinearCore:
-    coef_: np.ndarray
-    intercept_: float
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x, np.float64) @ self.coef_ + self.intercept_
