@@ -5,6 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+TEST_WORKERS ?= 4
 # torch first, pinned: this version is a CPU wheel already on the machine (no multi-GB download).
 TORCH_SPEC := torch==2.13.0
 # adelie (elastic-net solver) declares numpy<2 but works on numpy 2, which msprime and pandas 3
@@ -12,7 +13,7 @@ TORCH_SPEC := torch==2.13.0
 ADELIE_SPEC := adelie==1.1.52
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean-demo scenarios report-check bench
+.PHONY: demo test unit install lint clean-demo scenarios report-check bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -73,8 +74,11 @@ lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --lint --configfile config/config.yaml
 
-# Whole test files per worker (module fixtures such as a finished workflow run are built once),
-# in collection order: tests/conftest.py puts the long workflow files first.
+# Whole test files per worker, in collection order (tests/conftest.py puts the workflow files
+# first). TEST_WORKERS exceeds the cores on purpose: a tiny workflow run waits on job start-ups
+# and Snakemake's scheduling about half of its time, so four workers keep two cores busy (on an
+# idle 2-core machine: 13 min with two workers, 7.8 min with four, before the shared run). The
+# one finished workflow run the tests share is built once per session (tests/conftest.py).
 # As root (e.g. in a container), Debian's chromium is installed when missing, so that the report
 # test opens the report rather than skipping (as tests/slurm_cluster.py installs Slurm); elsewhere
 # that test skips and says how to install it.
@@ -84,7 +88,11 @@ test: lint
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium) \
 			|| echo "chromium could not be installed: the report test will skip"; \
 	fi
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(CORES) --dist loadfile --no-loadscope-reorder
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The unit tests alone (no Snakemake run): about a minute, for quick feedback while editing.
+unit: $(STAMP)
+	$(BIN)/pytest -q -n $(CORES) -m "not workflow"
 
 clean-demo:
 	rm -rf results data/demo .snakemake

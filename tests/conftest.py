@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,22 +21,33 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 PROFILES = REPO / "config" / "profiles"
 
 
-# Files that run the real workflow for minutes go first: `make test` hands whole files to its
-# workers in collection order (--dist loadfile --no-loadscope-reorder), and a long file started
-# last would leave the other worker idle.
+# Files that run the real workflow go first: `make test` hands whole files to its workers in
+# collection order (--dist loadfile --no-loadscope-reorder), and a long file started last would
+# leave the other workers idle. The files that compare a run of their own with the shared run
+# start their run before they wait for the shared one, so they run beside its build.
 SLOW_FILES = (
-    "test_slurm.py",
     "test_workflow.py",
-    "test_stage2.py",
-    "test_chunks.py",
+    "test_leakage.py",
+    "test_rerun.py",
+    "test_slurm.py",
     "test_workflow_errors.py",
     "test_workflow_plink.py",
+    "test_stage2.py",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "workflow: runs the real Snakemake workflow (`make unit` leaves these out)"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(SLOW_FILES)}
     items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FILES)))
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.workflow)
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +114,92 @@ def snakemake_command(
         *extra,
     ]
     return cmd, env
+
+
+@dataclass(frozen=True)
+class SharedRun:
+    """The one finished tiny workflow run of a test session: its directory, config and cohort
+    (the tiny preset with a simulated target cohort, ``twasnet simulate`` file names)."""
+
+    workdir: Path
+    config: dict
+    cohort: dict[str, str]
+
+    def copy(self, dest: Path) -> Path:
+        """A copy of the run (modification times kept, so Snakemake sees it up to date) for a
+        test that runs Snakemake in it: the shared directory itself is only ever read."""
+        shutil.copytree(self.workdir, dest, symlinks=True)
+        return dest
+
+
+def shared_config(cohort: dict[str, str]) -> dict:
+    """Every model, REML selection, per-gene tests and top genes in the comparison, the
+    PredictDB export and stage 2 on the target cohort."""
+    return tiny_config(
+        cohort,
+        select={"mode": "reml", "p_max": 0.05, "gene_list": None},
+        compare={"per_gene_test": True, "n_bootstrap": 200, "top_genes": 1},
+        target={
+            "genotypes": cohort["target_genotypes"],
+            "phenotype": cohort["target_phenotype"],
+            "covariates": cohort["target_covariates"],
+        },
+    )
+
+
+@pytest.fixture(scope="session")
+def shared_cohort_and_config(tmp_path_factory, worker_id) -> tuple[Path, dict, dict[str, str]]:
+    """The shared run's directory, config and cohort, simulated once per session (under a lock
+    every pytest-xdist worker takes) but not yet run: for tests that start a run of their own
+    from the same cohort before they wait for the shared run."""
+    from dataclasses import replace
+
+    from twasnet.simulate import PRESETS, simulate_cohort
+
+    root = tmp_path_factory.getbasetemp()
+    root = root if worker_id == "master" else root.parent
+    with _locked(root / "shared_cohort.lock"):
+        done = root / "shared_cohort.json"
+        if not done.exists():
+            preset = replace(PRESETS["tiny"], n_target=300)
+            cohort = simulate_cohort(preset, out_dir=root / "shared_cohort")
+            done.write_text(json.dumps(cohort))
+        cohort = json.loads(done.read_text())
+    return root / "shared_run", shared_config(cohort), cohort
+
+
+@pytest.fixture(scope="session")
+def shared_run(shared_cohort_and_config) -> SharedRun:
+    """The one finished tiny workflow run, built by the first worker that asks for it while the
+    others wait; tests read it and never change it (:meth:`SharedRun.copy` to run in it)."""
+    workdir, config, cohort = shared_cohort_and_config
+    with _locked(workdir.parent / "shared_run.lock"):
+        done = workdir / "finished"
+        if not done.exists():
+            shutil.rmtree(workdir, ignore_errors=True)  # a build that failed in another worker
+            run_workflow(workdir, config)
+            done.write_text("")
+    return SharedRun(workdir, config, cohort)
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (flock), across processes, for the ``with`` block."""
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def lines_where(path: Path, **allowed) -> list[str]:
+    """The header and the lines of the TSV at ``path`` whose column ``c`` holds one of
+    ``allowed[c]`` for every keyword, as written: the part of a table two runs share, to compare
+    byte for byte."""
+    header, *lines = Path(path).read_text().splitlines()
+    columns = header.split("\t")
+    keep = {columns.index(c): set(map(str, v)) for c, v in allowed.items()}
+    return [header] + [
+        line for line in lines if all(line.split("\t")[i] in v for i, v in keep.items())
+    ]
 
 
 def run_workflow(

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from twasnet.models.deep import AnnotatedCNNModel, CNNModel, load_model
+from twasnet.models.deep.additions import one_se_better, smallest_within_se
 from twasnet.models.deep.config import ARCHITECTURE_DEFAULTS, TRAINING_DEFAULTS, check_section
 from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
-from twasnet.models.deep.additions import one_se_better, smallest_within_se
 from twasnet.models.deep.networks import _conv, build_network
 from twasnet.models.deep.prior import fit_prior, gene_group, save_prior, screen_relevance
 from twasnet.models.enet import ElasticNetCV

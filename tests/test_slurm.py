@@ -3,7 +3,7 @@
 Runs `snakemake --executor slurm --profile config/profiles/slurm` on the tiny cohort, then checks
 that the jobs went through Slurm, that the GPU-tagged deep fits were submitted with a GPU
 request, that genes were fitted in chunks (one submission per chunk, not per gene), and that
-the tables equal those of a local run.
+the tables equal the shared local run's (tests/conftest.py) for the same models and chromosome.
 Skips (visibly) only where Slurm can be neither found nor installed; under CI=true it fails.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import run_workflow, snakemake_command, tiny_config
+from conftest import lines_where, snakemake_command
 from slurm_cluster import Cluster, SlurmUnavailable, ensure_installed, job_details
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -25,7 +25,6 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # took 8 min on CI before the run was cut to one chromosome); pytest's own limit is 900 s.
 SLURM_LIMIT_S = 720
 MODELS = ["enet", "cnn"]
-REML = {"mode": "reml", "p_max": 0.05, "gene_list": None}
 TABLES = ("results/genes/selection.tsv", "results/tables/r2.tsv")
 # Both runs stop at r2.tsv: the jobs after it (comparison, figures, export) are covered by
 # test_workflow.py, and each Slurm job re-parses the workflow.
@@ -72,17 +71,18 @@ def start_on_slurm(workdir: Path, config: dict) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def test_workflow_through_slurm_equals_a_local_run(slurm, tiny_cohort, tmp_path):
-    # one chromosome and no truth tables: fewer jobs, each of which re-parses the workflow
-    config = tiny_config(
-        tiny_cohort, models=MODELS, select=REML, truth={"genes": None, "variants": None}
-    )
-    config["genotypes"] |= {"chromosomes": ["1"]}
+def test_workflow_through_slurm_equals_a_local_run(
+    slurm, shared_cohort_and_config, request, tmp_path
+):
+    # the shared run's config with two models, one chromosome and no truth tables: fewer jobs,
+    # each of which re-parses the workflow
+    _, shared, _ = shared_cohort_and_config
+    config = shared | {"models": MODELS, "truth": {"genes": None, "variants": None}}
+    config["genotypes"] = shared["genotypes"] | {"chromosomes": ["2"]}
     start = time.monotonic()
     proc = start_on_slurm(tmp_path / "slurm", config)
     try:
-        local = tmp_path / "local"
-        run_workflow(local, config, TARGET)  # meanwhile, the same config locally
+        local = request.getfixturevalue("shared_run").workdir  # meanwhile, built locally
         proc.wait(timeout=SLURM_LIMIT_S + 30)
     finally:
         if proc.poll() is None:
@@ -91,7 +91,7 @@ def test_workflow_through_slurm_equals_a_local_run(slurm, tiny_cohort, tmp_path)
     seconds = time.monotonic() - start
     text = (tmp_path / "slurm" / "snakemake.out").read_text()
     assert proc.returncode == 0, f"{text[-6000:]}\n{slurm.logs()}"
-    print(f"\nworkflow through Slurm (local run alongside): {seconds:.0f} s")
+    print(f"\nworkflow through Slurm (the shared run alongside): {seconds:.0f} s")
 
     # job id -> what the plugin submitted (rule_<name> or group_<group>_<rules>)
     submitted = dict(re.findall(r"SLURM jobid (\d+) \(log: \S*/slurm_logs/([^/]+)/", text))
@@ -121,5 +121,11 @@ def test_workflow_through_slurm_equals_a_local_run(slurm, tiny_cohort, tmp_path)
     assert gpu_request(by_kind["group_fit_deep_train_deep"]), jobs
     assert not gpu_request(by_kind["group_fit_linear_train_linear"]), jobs
 
-    for table in TABLES:
-        assert (tmp_path / "slurm" / table).read_bytes() == (local / table).read_bytes(), table
+    # the tables equal the shared local run's rows of these models and chromosome 2's genes
+    genes = selection["gene_id"]
+    assert (tmp_path / "slurm" / TABLES[0]).read_text().splitlines() == lines_where(
+        local / TABLES[0], chrom=["2"]
+    )
+    assert (tmp_path / "slurm" / TABLES[1]).read_text().splitlines() == lines_where(
+        local / TABLES[1], model=MODELS, gene_id=genes
+    )

@@ -1,5 +1,7 @@
-"""Genes fitted in chunks (config train.genes_per_job): the same results whatever the chunk size,
-and a gene that fails inside a chunk is recorded without stopping the others."""
+"""Reproducible: the shared run's config run again in another directory, with genes fitted in
+chunks of 2 instead of one job per chromosome and model (train.genes_per_job), gives
+byte-identical tables and fits with the same input hashes; chunks follow the selection; a gene
+that fails inside a chunk is recorded without stopping the others."""
 
 from __future__ import annotations
 
@@ -7,43 +9,39 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import run_workflow, tiny_config
+from conftest import ALL_MODELS, run_workflow
 
+from twasnet.provenance import compare_runs
 from twasnet.stages.training import train
 
-# linear and deep, with and without a prior (cnn_annot loads its prior as enet_annot does)
-MODELS = ["enet", "enet_annot", "cnn"]
+TABLES = ("r2.tsv", "comparison.tsv")
 
 
 @pytest.fixture(scope="module")
-def runs(tiny_cohort, tmp_path_factory):
-    """The tiny workflow (up to r2.tsv) with 3 genes per job and with one job per chromosome."""
-    out = {}
-    for size in (3, 50):
-        workdir = tmp_path_factory.mktemp(f"genes_per_job_{size}")
-        config = tiny_config(
-            tiny_cohort,
-            models=MODELS,
-            train={"genes_per_job": size},
-            truth={"genes": None, "variants": None},
-            export={"predictdb": False},
-        )
-        run_workflow(workdir, config, "results/tables/r2.tsv")
-        out[size] = workdir
-    return out
+def rerun(shared_cohort_and_config, tmp_path_factory):
+    """The rerun, started before the shared run is waited for: the two go side by side."""
+    _, config, _ = shared_cohort_and_config
+    other = tmp_path_factory.mktemp("rerun")
+    targets = [f"results/tables/{t}" for t in TABLES] + ["results/provenance/static.json"]
+    run_workflow(other, config | {"train": {"genes_per_job": 2}}, *targets)
+    return other
 
 
-def test_chunk_size_does_not_change_results(runs):
-    whole, three = runs[50], runs[3]
-    assert len(list((whole / "results/chunks/enet").glob("*/chunk1.split0.tsv"))) == 0
-    r2 = (whole / "results/tables/r2.tsv").read_bytes()
-    assert r2 == (three / "results/tables/r2.tsv").read_bytes()
-    table = pd.read_csv(whole / "results/tables/r2.tsv", sep="\t")
-    assert set(table["model"]) == set(MODELS) and table["status"].eq("ok").all()
-    fits = prediction_files(whole)
-    assert fits and fits == prediction_files(three)
+def test_rerun_gives_byte_identical_tables_fits_and_input_hashes(rerun, request):
+    workdir = request.getfixturevalue("shared_run").workdir  # after the rerun: side by side
+    assert not list((workdir / "results/chunks/enet").glob("*/chunk1.split0.tsv"))
+    assert list((rerun / "results/chunks/enet").glob("*/chunk1.split0.tsv"))
+    report = compare_runs(workdir / "results/tables", rerun / "results/tables", tables=TABLES)
+    assert (report["status"] == "identical").all(), report.to_string()
+    fits = prediction_files(rerun)
+    assert {p.parts[2] for p in fits} == set(ALL_MODELS)
+    assert fits == prediction_files(workdir)
     for path in fits:
-        assert (whole / path).read_bytes() == (three / path).read_bytes(), path
+        assert (workdir / path).read_bytes() == (rerun / path).read_bytes(), path
+    first = json.loads((workdir / "results/provenance.json").read_text())
+    second = json.loads((rerun / "results/provenance.json").read_text())
+    assert first["inputs"] == second["inputs"]
+    assert second["config"] == first["config"] | {"train": {"genes_per_job": 2}}
 
 
 def prediction_files(workdir):
@@ -51,19 +49,20 @@ def prediction_files(workdir):
     return sorted(p.relative_to(workdir) for p in paths)
 
 
-def test_chunks_follow_the_selection_within_one_chromosome(runs):
-    three = runs[3]
-    selection = pd.read_csv(three / "results/genes/selection.tsv", sep="\t", dtype=str)
+def test_chunks_follow_the_selection_within_one_chromosome(rerun):
+    small = rerun
+    selection = pd.read_csv(small / "results/genes/selection.tsv", sep="\t", dtype=str)
     chosen = selection[selection["status"] == "selected"]
-    for model in MODELS:
+    assert chosen.groupby("chrom").size().max() > 2, "a chromosome with more than one chunk"
+    for model in ALL_MODELS:
         for chrom, genes in chosen.groupby("chrom", sort=False)["gene_id"]:
             genes = genes.tolist()
             tables = sorted(
-                (three / f"results/chunks/{model}/{chrom}").glob("chunk*.split0.tsv"),
+                (small / f"results/chunks/{model}/{chrom}").glob("chunk*.split0.tsv"),
                 key=lambda p: int(p.name[5:].split(".")[0]),
             )
             listed = [pd.read_csv(t, sep="\t", dtype=str) for t in tables]
-            sizes = [min(3, len(genes) - i) for i in range(0, len(genes), 3)]
+            sizes = [min(2, len(genes) - i) for i in range(0, len(genes), 2)]
             assert [len(t) for t in listed] == sizes
             assert [g for t in listed for g in t["gene_id"]] == genes
             assert all(t["status"].eq("ok").all() for t in listed)
@@ -72,11 +71,11 @@ def test_chunks_follow_the_selection_within_one_chromosome(runs):
                 for row in t.itertuples():
                     assert row.record == f"results/fits/{model}/{chrom}/{row.gene_id}.split0.json"
                     for path in (row.record, row.predictions, row.importance, row.artefact):
-                        assert (three / path).is_file(), path
+                        assert (small / path).is_file(), path
 
 
-def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(runs, tmp_path):
-    workdir = runs[3]
+def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(rerun, tmp_path):
+    workdir = rerun
     selection = pd.read_csv(workdir / "results/genes/selection.tsv", sep="\t", dtype=str)
     chosen = selection[selection["status"] == "selected"]
     chrom = chosen["chrom"].iloc[0]
