@@ -18,7 +18,6 @@ table, :data:`STATUS_COLUMNS`).
 from __future__ import annotations
 
 import gzip
-import io
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -132,12 +131,16 @@ def rekey_covariance(cov: pd.DataFrame, weights: pd.DataFrame, key: str) -> pd.D
     column instead (one of :data:`COVARIANCE_KEYS`)."""
     if key == "rsid":
         return cov
-    pairs = zip(weights["gene"], weights["rsid"], weights[key], strict=True)
-    name = {(g, r): v for g, r, v in pairs}
-    return cov.assign(
-        RSID1=[name[g, r] for g, r in zip(cov["GENE"], cov["RSID1"], strict=True)],
-        RSID2=[name[g, r] for g, r in zip(cov["GENE"], cov["RSID2"], strict=True)],
-    )
+    by = pd.MultiIndex.from_arrays([weights["gene"], weights["rsid"]])
+    names = weights[key].to_numpy(dtype=object)
+
+    def renamed(column: str) -> np.ndarray:
+        row = by.get_indexer(pd.MultiIndex.from_arrays([cov["GENE"], cov[column]]))
+        if (row < 0).any():
+            raise ValueError(f"covariance SNPs not among the weights ({column})")
+        return names[row]
+
+    return cov.assign(RSID1=renamed("RSID1"), RSID2=renamed("RSID2"))
 
 
 def performance_filter(
@@ -219,14 +222,23 @@ def _plain(value):
     return value
 
 
-def write_covariance(frame: pd.DataFrame, path: str | Path) -> None:
+def write_covariance(frame: pd.DataFrame, path: str | Path, *, chunk: int = 500_000) -> None:
     """Write the gzipped, space-separated covariance file atomically (no timestamp in the gzip
-    header, so equal content gives equal bytes)."""
-    text = io.StringIO()
-    frame[list(COVARIANCE_COLUMNS)].to_csv(text, sep=" ", index=False, float_format="%.8g")
+    header, so equal content gives equal bytes; zlib's default level 6, as the gzip command).
+    The text is what ``to_csv(sep=" ", float_format="%.8g")`` writes, formatted here in chunks
+    of rows: pandas took minutes for the millions of rows of a dense model (blup)."""
+    columns = [frame[c].to_numpy(dtype=object) for c in COVARIANCE_COLUMNS[:3]]
+    values = frame["VALUE"].to_numpy(dtype=np.float64)
     with atomic_output(path) as tmp:
-        with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as handle:
-            handle.write(text.getvalue().encode())
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as handle,
+        ):
+            handle.write((" ".join(COVARIANCE_COLUMNS) + "\n").encode())
+            for start in range(0, len(values), chunk):
+                part = slice(start, start + chunk)
+                rows = zip(*(c[part] for c in columns), values[part], strict=True)
+                handle.write("".join(f"{g} {a} {b} {v:.8g}\n" for g, a, b, v in rows).encode())
 
 
 def read_predictdb(path: str | Path) -> dict[str, pd.DataFrame]:
@@ -243,7 +255,8 @@ def read_predictdb(path: str | Path) -> dict[str, pd.DataFrame]:
 
 def read_covariance(path: str | Path) -> pd.DataFrame:
     """The covariance file as a table with columns GENE RSID1 RSID2 VALUE."""
-    return pd.read_csv(path, sep=" ", dtype={"GENE": str, "RSID1": str, "RSID2": str})
+    types = {"GENE": str, "RSID1": str, "RSID2": str, "VALUE": np.float64}
+    return pd.read_csv(path, sep=" ", dtype=types, engine="pyarrow")
 
 
 def check_predictdb(
@@ -307,21 +320,21 @@ def _check_covariance(cov: pd.DataFrame, weights: pd.DataFrame, key: str) -> lis
     if key not in COVARIANCE_KEYS:
         return [f"unknown snp key {key!r} (one of {', '.join(COVARIANCE_KEYS)})"]
     problems = []
-    model = set(zip(weights["gene"], weights[key], strict=True))
-    seen = set(zip(cov["GENE"], cov["RSID1"], strict=True)) | set(
-        zip(cov["GENE"], cov["RSID2"], strict=True)
-    )
-    unknown = sorted(seen - model)
-    if unknown:
+    model = pd.MultiIndex.from_arrays([weights["gene"].astype(str), weights[key].astype(str)])
+    first = pd.MultiIndex.from_arrays([cov["GENE"], cov["RSID1"]])
+    seen = first.append(pd.MultiIndex.from_arrays([cov["GENE"], cov["RSID2"]])).unique()
+    unknown = seen[model.get_indexer(seen) < 0].sort_values()
+    if len(unknown):
         gene, snp = unknown[0]
         problems.append(
             f"{len(unknown)} SNP(s) are not among their gene's weights by {key} (e.g. {snp!r} of "
             f"{gene}): S-PrediXcan with --model_db_snp_key {key} would not find their covariance"
         )
-    diagonal = cov[cov["RSID1"] == cov["RSID2"]]
-    if set(zip(diagonal["GENE"], diagonal["RSID1"], strict=True)) != model:
+    diagonal = (cov["RSID1"] == cov["RSID2"]).to_numpy()
+    variances = first[diagonal].unique()
+    if len(variances) != len(model.unique()) or (model.get_indexer(variances) < 0).any():
         problems.append(f"lacks the variance of some model SNPs (by {key})")
-    if (diagonal["VALUE"] < 0).any() or not np.isfinite(cov["VALUE"]).all():
+    if (cov["VALUE"][diagonal] < 0).any() or not np.isfinite(cov["VALUE"]).all():
         problems.append("has negative variances or non-finite values")
     genes = cov["GENE"].astype(str)
     if genes.ne(genes.shift()).sum() != genes.nunique():
