@@ -1,7 +1,8 @@
-"""Reproducible: the shared run's config run again in another directory, with genes fitted in
-chunks of 2 instead of one job per chromosome and model (train.genes_per_job), gives
-byte-identical tables and fits with the same input hashes; chunks follow the selection; a gene
-that fails inside a chunk is recorded without stopping the others."""
+"""Reproducible: the shared run's config run again in another directory (four of its models), with
+genes fitted in chunks of 2 instead of one job per chromosome and model (train.genes_per_job),
+gives byte-identical r2.tsv rows and held-out predictions with the same input hashes; chunks
+follow the selection; a gene that fails inside a chunk is recorded without stopping the
+others."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import ALL_MODELS, run_workflow
+from conftest import lines_where, run_workflow
 
-from twasnet.provenance import compare_runs
 from twasnet.stages.training import train
 
-TABLES = ("r2.tsv", "comparison.tsv")
+# linear and deep, each with and without an across-gene prior (the leakage test retrains every
+# model of the shared run in a fresh directory, and the forced rerun of test_workflow.py
+# recomputes every table from the same fits)
+MODELS = ["enet", "enet_annot", "cnn", "cnn_annot"]
+R2 = "results/tables/r2.tsv"
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +26,8 @@ def rerun(shared_cohort_and_config, tmp_path_factory):
     """The rerun, started before the shared run is waited for: the two go side by side."""
     _, config, _ = shared_cohort_and_config
     other = tmp_path_factory.mktemp("rerun")
-    targets = [f"results/tables/{t}" for t in TABLES] + ["results/provenance/static.json"]
-    run_workflow(other, config | {"train": {"genes_per_job": 2}}, *targets)
+    changes = {"models": MODELS, "train": {"genes_per_job": 2}}
+    run_workflow(other, config | changes, R2, "results/provenance/static.json")
     return other
 
 
@@ -31,17 +35,16 @@ def test_rerun_gives_byte_identical_tables_fits_and_input_hashes(rerun, request)
     workdir = request.getfixturevalue("shared_run").workdir  # after the rerun: side by side
     assert not list((workdir / "results/chunks/enet").glob("*/chunk1.split0.tsv"))
     assert list((rerun / "results/chunks/enet").glob("*/chunk1.split0.tsv"))
-    report = compare_runs(workdir / "results/tables", rerun / "results/tables", tables=TABLES)
-    assert (report["status"] == "identical").all(), report.to_string()
+    assert (rerun / R2).read_text().splitlines() == lines_where(workdir / R2, model=MODELS)
     fits = prediction_files(rerun)
-    assert {p.parts[2] for p in fits} == set(ALL_MODELS)
-    assert fits == prediction_files(workdir)
+    assert {p.parts[2] for p in fits} == set(MODELS)
+    assert fits == [p for p in prediction_files(workdir) if p.parts[2] in MODELS]
     for path in fits:
         assert (workdir / path).read_bytes() == (rerun / path).read_bytes(), path
     first = json.loads((workdir / "results/provenance.json").read_text())
     second = json.loads((rerun / "results/provenance.json").read_text())
     assert first["inputs"] == second["inputs"]
-    assert second["config"] == first["config"] | {"train": {"genes_per_job": 2}}
+    assert second["config"] == first["config"] | {"models": MODELS, "train": {"genes_per_job": 2}}
 
 
 def prediction_files(workdir):
@@ -54,7 +57,7 @@ def test_chunks_follow_the_selection_within_one_chromosome(rerun):
     selection = pd.read_csv(small / "results/genes/selection.tsv", sep="\t", dtype=str)
     chosen = selection[selection["status"] == "selected"]
     assert chosen.groupby("chrom").size().max() > 2, "a chromosome with more than one chunk"
-    for model in ALL_MODELS:
+    for model in MODELS:
         for chrom, genes in chosen.groupby("chrom", sort=False)["gene_id"]:
             genes = genes.tolist()
             tables = sorted(
