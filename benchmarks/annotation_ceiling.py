@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from twasnet.cohort import CohortFiles
 from twasnet.models.deep import CNNModel
 from twasnet.models.deep.prior import load_prior, screen_relevance
 from twasnet.models.enet import ElasticNetCV
@@ -127,10 +128,7 @@ def main() -> None:
         split=r,
         selection_path=str(run / "results/genes/selection.tsv"),
         store_dirs=sorted(str(d) for d in (run / "results/cis").iterdir() if d.is_dir()),
-        samples_path=str(run / "results/cohort/samples.tsv"),
-        expression_path=str(run / "results/cohort/expression.parquet"),
-        covariates_path=str(run / "results/cohort/covariates.parquet"),
-        split_path=str(run / "results/split/split.tsv"),
+        cohort_files=CohortFiles.under(run / "results"),
         window_bp=config["cis"]["window_bp"],
         seed=config["seed"],
     )

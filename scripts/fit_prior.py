@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
+from twasnet.cohort import CohortFiles  # noqa: E402
 from twasnet.logs import run_logged  # noqa: E402
 from twasnet.stages.training import fit_prior  # noqa: E402
 
@@ -17,10 +18,12 @@ run_logged(
     split=int(sm.wildcards.split),
     selection_path=sm.input.selection,
     store_dirs=sorted({str(Path(p).parent) for p in sm.input.stores}),
-    samples_path=sm.input.samples,
-    expression_path=sm.input.expression,
-    covariates_path=sm.input.covariates,
-    split_path=sm.input.split,
+    cohort_files=CohortFiles(
+        samples=sm.input.samples,
+        expression=sm.input.expression,
+        covariates=sm.input.covariates,
+        split=sm.input.split,
+    ),
     window_bp=sm.params.window_bp,
     seed=sm.params.seed,
     threads=sm.threads,

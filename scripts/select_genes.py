@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, f"{snakemake.scriptdir}/../workflow")  # noqa: F821 - the package without install
 
+from twasnet.cohort import CohortFiles  # noqa: E402
 from twasnet.logs import run_logged  # noqa: E402
 from twasnet.stages.selection import select_genes  # noqa: E402
 
@@ -13,10 +14,12 @@ run_logged(
     sm.log[0],
     select_genes,
     store_dirs=sorted({str(Path(p).parent) for p in sm.input.stores}),
-    samples_path=sm.input.samples,
-    expression_path=sm.input.expression,
-    covariates_path=sm.input.covariates,
-    split_path=sm.input.split,
+    cohort_files=CohortFiles(
+        samples=sm.input.samples,
+        expression=sm.input.expression,
+        covariates=sm.input.covariates,
+        split=sm.input.split,
+    ),
     mode=sm.params.mode,
     p_max=sm.params.p_max,
     gene_list_path=sm.input.gene_list[0] if sm.input.gene_list else None,

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from conftest import lines_where, run_workflow
 
+from twasnet.cohort import CohortFiles
 from twasnet.stages.training import train
 
 # linear and deep, each with and without an across-gene prior (the leakage test retrains every
@@ -103,10 +104,7 @@ def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(rerun, tmp_path):
         gene_ids=genes,
         split=0,
         store_dir=str(results / "cis" / chrom),
-        samples_path=str(results / "cohort/samples.tsv"),
-        expression_path=str(results / "cohort/expression.parquet"),
-        covariates_path=str(results / "cohort/covariates.parquet"),
-        split_path=str(results / "split/split.tsv"),
+        cohort_files=CohortFiles.under(results),
         window_bp=100_000,
         seed=11,
         threads=1,

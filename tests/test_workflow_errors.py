@@ -303,11 +303,13 @@ def test_results_existing_as_a_file_stops_with_a_message(tiny_cohort, tmp_path):
 _HANGING_TRAIN = """
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
+from twasnet.cohort import CohortFiles
 from twasnet.stages import training as stages
 from twasnet.logs import run_logged
 
 args = json.load(open(sys.argv[2]))
 hang, fit = args.pop("hang"), stages.train_gene
+args["cohort_files"] = CohortFiles.under(args.pop("results"))
 
 def train_gene(gene, cohort, **kwargs):
     if gene.gene_id == hang:
@@ -341,7 +343,6 @@ def test_killed_training_job_leaves_a_log_naming_how_far_it_got(tiny_cohort, tmp
         ("importance", "tsv"),
         ("artefact", "json"),
     )
-    cohort = workdir / "results/cohort"
     log = tmp_path / "train.log"
     args = {
         "log": str(log),
@@ -351,10 +352,7 @@ def test_killed_training_job_leaves_a_log_naming_how_far_it_got(tiny_cohort, tmp
         "gene_ids": genes,
         "split": 0,
         "store_dir": str(workdir / "results/cis/1"),
-        "samples_path": str(cohort / "samples.tsv"),
-        "expression_path": str(cohort / "expression.parquet"),
-        "covariates_path": str(cohort / "covariates.parquet"),
-        "split_path": str(workdir / "results/split/split.tsv"),
+        "results": str(workdir / "results"),
         "window_bp": config["cis"]["window_bp"],
         "seed": config["seed"],
         "threads": 1,

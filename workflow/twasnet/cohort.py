@@ -1,12 +1,13 @@
 """The analysis cohort: samples present in genotypes, expression and (optionally) covariates
 (:func:`intersect_samples`, when the cohort is prepared), and the :class:`Cohort` value every
-later stage loads once (:func:`load_cohort`): its samples, expression, covariates and one split."""
+later stage loads once (:class:`CohortFiles`): its samples, expression, covariates and one split."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -209,35 +210,49 @@ class Cohort:
         return self.expression.loc[gene_id, self.samples].to_numpy(np.float64)
 
 
-def load_cohort(
-    *, samples_path: str, expression_path: str, covariates_path: str, split_path: str, split: int
-) -> Cohort:
-    """The prepared cohort (``results/cohort/``) with the indices of repeat ``split`` of the
-    split table at ``split_path``."""
-    samples, expression, covariates = _cohort_tables(samples_path, expression_path, covariates_path)
-    return _with_split(samples, expression, covariates, read_table(split_path), split)
+@dataclass(frozen=True)
+class CohortFiles:
+    """Where the prepared cohort lies: ``samples``, ``expression`` and ``covariates`` of
+    ``results/cohort/`` and the ``split`` table; what each stage that selects or trains on a
+    :class:`Cohort` is given, to load it once."""
+
+    samples: str
+    expression: str
+    covariates: str
+    split: str
+
+    @classmethod
+    def under(cls, results: str | Path) -> CohortFiles:
+        """The files of the workflow's own layout under a ``results`` directory."""
+        r = Path(results)
+        return cls(
+            samples=str(r / "cohort/samples.tsv"),
+            expression=str(r / "cohort/expression.parquet"),
+            covariates=str(r / "cohort/covariates.parquet"),
+            split=str(r / "split/split.tsv"),
+        )
+
+    def load(self, split: int) -> Cohort:
+        """The cohort with the indices of repeat ``split`` of the split table."""
+        samples, expression, covariates = _cohort_tables(self)
+        return _with_split(samples, expression, covariates, read_table(self.split), split)
+
+    def load_splits(self) -> list[Cohort]:
+        """One :class:`Cohort` per repeat of the split table, in repeat order, sharing the
+        tables read once."""
+        samples, expression, covariates = _cohort_tables(self)
+        table = read_table(self.split)
+        return [
+            _with_split(samples, expression, covariates, table, int(repeat))
+            for repeat in sorted(table["repeat"].unique())
+        ]
 
 
-def load_cohort_splits(
-    *, samples_path: str, expression_path: str, covariates_path: str, split_path: str
-) -> list[Cohort]:
-    """One :class:`Cohort` per repeat of the split table, in repeat order, sharing the tables
-    read once."""
-    samples, expression, covariates = _cohort_tables(samples_path, expression_path, covariates_path)
-    table = read_table(split_path)
-    return [
-        _with_split(samples, expression, covariates, table, int(repeat))
-        for repeat in sorted(table["repeat"].unique())
-    ]
-
-
-def _cohort_tables(
-    samples_path: str, expression_path: str, covariates_path: str
-) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+def _cohort_tables(files: CohortFiles) -> tuple[list[str], pd.DataFrame, np.ndarray]:
     """Sample ids, the expression table by gene_id and the (n, k) covariates in sample order."""
-    samples = read_table(samples_path)["sample"].astype(str).tolist()
-    expression = read_table(expression_path).set_index("gene_id")
-    covariates = read_table(covariates_path).set_index("sample")
+    samples = read_table(files.samples)["sample"].astype(str).tolist()
+    expression = read_table(files.expression).set_index("gene_id")
+    covariates = read_table(files.covariates).set_index("sample")
     covariates.index = covariates.index.astype(str)
     return samples, expression, covariates.loc[samples].to_numpy(dtype=np.float64)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from twasnet.cohort import Cohort, load_cohort_splits
+from twasnet.cohort import Cohort, CohortFiles
 from twasnet.errors import InputError
 from twasnet.io.store import GeneData, gene_loader, read_table, write_table
 from twasnet.select import assess_gene, decide
@@ -20,10 +20,7 @@ log = logging.getLogger("twasnet")
 def select_genes(
     *,
     store_dirs: Sequence[str],
-    samples_path: str,
-    expression_path: str,
-    covariates_path: str,
-    split_path: str,
+    cohort_files: CohortFiles,
     mode: str,
     p_max: float,
     gene_list_path: str | None,
@@ -31,12 +28,7 @@ def select_genes(
 ) -> None:
     """Assess every gene's cis-h² on each repeat's training individuals and write selection.tsv,
     one row per gene and repeat, with the status ``selected`` or the reason it was dropped."""
-    cohorts = load_cohort_splits(
-        samples_path=samples_path,
-        expression_path=expression_path,
-        covariates_path=covariates_path,
-        split_path=split_path,
-    )
+    cohorts = cohort_files.load_splits()
     gene_list = None
     if mode == "list":
         gene_list = read_gene_list(gene_list_path, known=cohorts[0].expression.index)

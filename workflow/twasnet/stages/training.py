@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 
 from twasnet.adjust import residualise
-from twasnet.cohort import Cohort, load_cohort
+from twasnet.cohort import Cohort, CohortFiles
 from twasnet.errors import InputError
 from twasnet.io.store import (
     FIT_FILES,
@@ -34,10 +34,7 @@ def train(
     gene_ids: Sequence[str],
     split: int,
     store_dir: str,
-    samples_path: str,
-    expression_path: str,
-    covariates_path: str,
-    split_path: str,
+    cohort_files: CohortFiles,
     window_bp: int,
     seed: int,
     threads: int,
@@ -66,13 +63,7 @@ def train(
     )
     if len(outputs) != len(gene_ids):
         raise ValueError(f"{len(gene_ids)} genes but {len(outputs)} sets of outputs")
-    cohort = load_cohort(
-        samples_path=samples_path,
-        expression_path=expression_path,
-        covariates_path=covariates_path,
-        split_path=split_path,
-        split=split,
-    )
+    cohort = cohort_files.load(split)
     load = gene_loader(store_dir)
     fit = {"model_name": model_name, "model_params": model_params, "window_bp": window_bp}
     fit |= {"seed": seed, "threads": threads}
@@ -138,10 +129,7 @@ def selected_training_inputs(
     split: int,
     selection_path: str,
     store_dirs: Sequence[str],
-    samples_path: str,
-    expression_path: str,
-    covariates_path: str,
-    split_path: str,
+    cohort_files: CohortFiles,
     window_bp: int,
     seed: int,
     threads: int = 1,
@@ -149,13 +137,7 @@ def selected_training_inputs(
     """``(gene_id, training inputs)`` of every gene selected for ``split`` that has variants, in
     selection order: the training individuals' dosages, covariate-adjusted expression (covariate
     effects fit on them) and per-variant features -- what the across-gene priors are fit on."""
-    cohort = load_cohort(
-        samples_path=samples_path,
-        expression_path=expression_path,
-        covariates_path=covariates_path,
-        split_path=split_path,
-        split=split,
-    )
+    cohort = cohort_files.load(split)
     chosen = selected_genes(selection_path)
     chosen = chosen[chosen["split"] == split]
     load = stores_loader(store_dirs)
@@ -179,10 +161,7 @@ def fit_prior(
     split: int,
     selection_path: str,
     store_dirs: Sequence[str],
-    samples_path: str,
-    expression_path: str,
-    covariates_path: str,
-    split_path: str,
+    cohort_files: CohortFiles,
     window_bp: int,
     seed: int,
     threads: int,
@@ -195,10 +174,7 @@ def fit_prior(
         split=split,
         selection_path=selection_path,
         store_dirs=store_dirs,
-        samples_path=samples_path,
-        expression_path=expression_path,
-        covariates_path=covariates_path,
-        split_path=split_path,
+        cohort_files=cohort_files,
         window_bp=window_bp,
         seed=seed,
         threads=threads,
