@@ -269,7 +269,7 @@ class CVDesign:
     labels: np.ndarray
     full: _Standardised
     keep: bool = False
-    _fold_fits: dict = field(default_factory=dict)
+    _fold_fits: dict = field(default_factory=dict, init=False, repr=False)
 
     def fold_fit(self, i: int) -> _Standardised:
         if i in self._fold_fits:
