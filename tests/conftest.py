@@ -190,6 +190,15 @@ def _locked(path: Path):
         yield
 
 
+def assert_trained_together(workdir: Path, models: list[str]) -> None:
+    """The run's training logs show each model's genes fitted together (batch_genes), never
+    one at a time after a batch failed."""
+    for model in models:
+        logs = [p.read_text() for p in (workdir / "results/logs/train" / model).glob("*/*.log")]
+        assert any("fitting together: " in text for text in logs), model
+        assert not any("one at a time" in text for text in logs), model
+
+
 def lines_where(path: Path, **allowed) -> list[str]:
     """The header and the lines of the TSV at ``path`` whose column ``c`` holds one of
     ``allowed[c]`` for every keyword, as written: the part of a table two runs share, to compare

@@ -6,12 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from twasnet.models.deep import AnnotatedCNNModel, CNNModel, load_model
 from twasnet.models.deep.additions import one_se_better, smallest_within_se
 from twasnet.models.deep.config import ARCHITECTURE_DEFAULTS, TRAINING_DEFAULTS, check_section
-from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
-from twasnet.models.deep.networks import _conv, build_network
+from twasnet.models.deep.loop import CVPlan, RefitPlan, cv_epoch_errors, train_epochs
+from twasnet.models.deep.networks import build_network
 from twasnet.models.deep.prior import fit_prior, gene_group, save_prior, screen_relevance
 from twasnet.models.enet import ElasticNetCV
 from twasnet.models.registry import TrainingInputs
@@ -111,6 +112,11 @@ def test_same_seed_same_model_and_state_round_trip(tmp_path):
     np.testing.assert_array_equal(again.predict(x), a.predict(x))
 
 
+def _plan(rng_folds, *, seed=1):
+    n = sum(len(rows) for rows, *_ in rng_folds)
+    return CVPlan(rng_folds, np.full(n, 2.0), seed)
+
+
 def test_the_encoder_epoch_count_comes_from_every_fold():
     arch = check_section("architecture", {"candidates": 8}, ARCHITECTURE_DEFAULTS)
     training = check_section("training", {"max_epochs": 4, "patience": 10}, TRAINING_DEFAULTS)
@@ -120,15 +126,11 @@ def test_the_encoder_epoch_count_comes_from_every_fold():
         folds.append(
             (rows, torch.randn(30, 8), torch.randn(30), torch.randn(10, 8), torch.randn(10))
         )
-    scale = np.full(30, 2.0)
-    err = cv_epoch_errors(
-        folds,
-        build=lambda: build_network(8, arch, seed=1, device="cpu"),
-        training=training,
-        scale=scale,
+    [err] = cv_epoch_errors(
+        [_plan(folds)], n_variants=8, arch=arch, training=training, device="cpu"
     )
     assert err.shape == (5, 30)
-    for rows, _, _, _, t_val in folds:  # epoch 0: the untrained net predicts exactly 0
+    for rows, _, _, _, t_val in folds:  # epoch 0: the untrained nets predict exactly 0
         np.testing.assert_allclose(err[0, rows], 2.0 * t_val.numpy() ** 2, rtol=1e-6)
     assert np.all(err[1:] != err[:1])
 
@@ -151,27 +153,44 @@ def test_encoder_cv_stops_when_the_pooled_error_stops_improving():
         )
         for k in range(4)
     ]
-    err = cv_epoch_errors(
-        folds,
-        build=lambda: build_network(8, arch, seed=1, device="cpu"),
-        training=training,
-        scale=np.ones(80),
+    [err] = cv_epoch_errors(
+        [_plan(folds)], n_variants=8, arch=arch, training=training, device="cpu"
     )
     assert err.shape[0] < 51
     assert smallest_within_se(err, n_se=1.0) == 0
 
 
-def test_the_network_starts_at_zero_and_its_convolution_is_the_library_one():
-    arch = check_section("architecture", {"dilation": 2, "stride": 2}, ARCHITECTURE_DEFAULTS)
-    net = build_network(20, arch, seed=0, device="cpu")
-    x = torch.randn(7, 20)
-    assert torch.equal(net(x), torch.zeros(7))
-    conv = net.convs[0]
-    h = torch.randn(7, 1, 24)
-    torch.testing.assert_close(_conv(h, conv), conv(h))
+@pytest.mark.parametrize("extra", [{}, {"dilation": 2, "pool": 2, "activation": "gelu"}])
+def test_the_network_starts_at_zero_and_is_the_library_convolution(extra):
+    """A fresh member predicts exactly 0; trained, each member of a stack computes what torch's
+    own conv1d / max_pool1d / linear layers compute with its parameters (float32 rounding)."""
+    arch = check_section("architecture", extra, ARCHITECTURE_DEFAULTS)
+    net = build_network(20, arch, seeds=[0, 1], device="cpu")
+    x = torch.randn(2, 7, 20)
+    assert torch.equal(net(x), torch.zeros(2, 7))
     training = check_section("training", {"max_epochs": 3}, TRAINING_DEFAULTS)
-    train_epochs(net, x, torch.randn(7), epochs=3, training=training)
-    assert not torch.equal(net(x), torch.zeros(7))
+    [trained] = train_epochs(
+        [RefitPlan(x[1], torch.randn(7), 3, 1)],
+        n_variants=20,
+        arch=arch,
+        training=training,
+        device="cpu",
+    )
+    out = trained(x[1:])[0]
+    assert not torch.equal(out, torch.zeros(7))
+    k, d = arch["kernel_size"], arch["dilation"]
+    h = (x[1] * trained.s[0]).unsqueeze(1)
+    for w, b, pool in zip(trained.weights[:-2], trained.biases[:-2], trained.pools, strict=True):
+        weight = w[0].T.reshape(w.shape[2], -1, k)
+        h = nn.functional.pad(h, trained.padding)
+        h = trained.act(nn.functional.conv1d(h, weight, b[0, 0], stride=arch["stride"], dilation=d))
+        if pool > 1:
+            h = nn.functional.max_pool1d(h, pool, ceil_mode=True)
+    h = trained.act(
+        nn.functional.linear(h.flatten(1), trained.weights[-2][0].T, trained.biases[-2][0, 0])
+    )
+    ref = nn.functional.linear(h, trained.weights[-1][0].T, trained.biases[-1][0, 0]).squeeze(1)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
 
 
 def _annotated_genes(rng, n_genes, *, informative, effect=0.5):

@@ -1,7 +1,8 @@
 """Reproducible: the shared run's config run again in another directory (four of its models), with
 genes fitted in chunks of 2 instead of one job per chromosome and model (train.genes_per_job),
-gives byte-identical r2.tsv rows and held-out predictions with the same input hashes; chunks
-follow the selection; a gene that fails inside a chunk is recorded without stopping the
+and the deep models' two genes of a chunk trained together (batch_genes) instead of one after
+another, gives byte-identical r2.tsv rows and held-out predictions with the same input hashes;
+chunks follow the selection; a gene that fails inside a chunk is recorded without stopping the
 others."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import lines_where, run_workflow
+from conftest import assert_trained_together, lines_where, run_workflow
 
 from twasnet.cohort import CohortFiles
 from twasnet.stages.training import train
@@ -27,12 +28,18 @@ def rerun(shared_cohort_and_config, tmp_path_factory):
     """The rerun, started before the shared run is waited for: the two go side by side."""
     _, config, _ = shared_cohort_and_config
     other = tmp_path_factory.mktemp("rerun")
-    changes = {"models": MODELS, "train": {"genes_per_job": 2}}
-    run_workflow(other, config | changes, R2, "results/provenance/static.json")
+    run_workflow(other, config | changes(config), R2, "results/provenance/static.json")
     return other
 
 
+def changes(config: dict) -> dict:
+    """The rerun's config changes: four models, chunks of 2 genes, deep genes trained in pairs."""
+    batched = {m: config[m] | {"batch_genes": 2} for m in ("cnn", "cnn_annot")}
+    return {"models": MODELS, "train": {"genes_per_job": 2}} | batched
+
+
 def test_rerun_gives_byte_identical_tables_fits_and_input_hashes(rerun, request):
+    """Also batched deep training against one gene at a time (the shared run's, on CPU)."""
     workdir = request.getfixturevalue("shared_run").workdir  # after the rerun: side by side
     assert not list((workdir / "results/chunks/enet").glob("*/chunk1.split0.tsv"))
     assert list((rerun / "results/chunks/enet").glob("*/chunk1.split0.tsv"))
@@ -42,10 +49,11 @@ def test_rerun_gives_byte_identical_tables_fits_and_input_hashes(rerun, request)
     assert fits == [p for p in prediction_files(workdir) if p.parts[2] in MODELS]
     for path in fits:
         assert (workdir / path).read_bytes() == (rerun / path).read_bytes(), path
+    assert_trained_together(rerun, ["cnn", "cnn_annot"])
     first = json.loads((workdir / "results/provenance.json").read_text())
     second = json.loads((rerun / "results/provenance.json").read_text())
     assert first["inputs"] == second["inputs"]
-    assert second["config"] == first["config"] | {"models": MODELS, "train": {"genes_per_job": 2}}
+    assert second["config"] == first["config"] | changes(first["config"])
 
 
 def prediction_files(workdir):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ from twasnet.errors import GeneSkipped
 from twasnet.io.store import GeneData
 from twasnet.metrics import prediction_metrics
 from twasnet.models.features import annotation_features
-from twasnet.models.registry import TrainingInputs, make_model
+from twasnet.models.registry import TrainingInputs, fit_estimators, make_model
 
 VARIANT_KEY = ("chrom", "pos", "ref", "alt")
 
@@ -86,8 +87,14 @@ def training_inputs(
     )
 
 
-def train_gene(
-    gene: GeneData,
+def train_gene(gene: GeneData, cohort: Cohort, **fit) -> TrainResult:
+    """Fit a model for one gene on the cohort's training individuals and score it on the
+    held-out ones: :func:`train_genes` of this gene alone (``fit``: its keyword arguments)."""
+    return train_genes([gene], cohort, **fit)[0]
+
+
+def train_genes(
+    genes: Sequence[GeneData],
     cohort: Cohort,
     *,
     model_name: str,
@@ -95,42 +102,80 @@ def train_gene(
     window_bp: int,
     seed: int,
     threads: int = 1,
-) -> TrainResult:
-    """Fit ``model_name`` for one gene on the cohort's training individuals and score it on the
-    held-out ones.
+) -> list[TrainResult]:
+    """Fit ``model_name`` for each gene on the cohort's training individuals, together where the
+    model fits several genes at once (:func:`twasnet.models.registry.fit_estimators`: the deep
+    models' stacked encoders), and score each on the held-out individuals.
 
     ``gene.dosages`` (n, p) cover all n cohort samples, as does the gene's expression (n,) in
     ``cohort``; covariates (n, k) are regressed out with coefficients fit on the training
     individuals only, and the model never sees a held-out row before prediction. ``seed`` is the
-    run's seed (the gene's own is derived from it). A gene that cannot be modelled gives a record
-    with ``status`` "skipped" and its reason instead of an exception.
+    run's seed (each gene's own is derived from it). A gene that cannot be modelled gives a record
+    with ``status`` "skipped" and its reason instead of an exception. Genes fitted together share
+    their fit's wall time equally in ``fit_seconds``.
     """
+    fit = {"model_name": model_name, "model_params": model_params, "window_bp": window_bp}
+    pending = [_prepare(g, cohort, seed=seed, threads=threads, **fit) for g in genes]
+    todo = [p for p in pending if isinstance(p, _Pending)]
+    start = time.perf_counter()
+    try:
+        fit_estimators(model_name, [p.model for p in todo], [p.inputs for p in todo])
+    except GeneSkipped as skipped:  # a baseline's own check; its genes are fitted one at a time
+        if len(todo) != 1:
+            raise
+        one = todo[0]
+        return [_skipped(one.record, cohort, one.y, skipped) if p is one else p for p in pending]
+    seconds = (time.perf_counter() - start) / max(len(todo), 1)
+    return [_scored(p, cohort, seconds) if isinstance(p, _Pending) else p for p in pending]
+
+
+@dataclass
+class _Pending:
+    """A gene ready to fit: its data, adjusted expression ``y`` (n,), record, model and inputs."""
+
+    gene: GeneData
+    y: np.ndarray
+    record: dict
+    model: object
+    inputs: TrainingInputs
+
+
+def _prepare(
+    gene: GeneData, cohort: Cohort, *, model_name, model_params, window_bp, seed, threads
+) -> _Pending | TrainResult:
+    """The gene's model and training inputs, or its ``skipped`` result."""
     record = _new_record(model_name, gene.gene_id, cohort, seed=seed)
     record["n_variants"] = int(gene.dosages.shape[1])
     expression = cohort.expression_of(gene.gene_id)
     y = residualise(expression, cohort.covariates, train_idx=cohort.train_idx)
-    try:
-        if gene.dosages.shape[1] == 0:
-            raise GeneSkipped("no_variants", "no variant passed the filters in the window")
-        if np.ptp(expression[cohort.train_idx]) == 0:
-            raise GeneSkipped("constant_expression", "expression is constant in training")
-        model = make_model(model_name, model_params)
-        inputs = training_inputs(
-            gene,
-            y,
-            cohort,
-            window_bp=window_bp,
-            seed=gene_seed(seed, gene.gene_id, cohort.split),
-            threads=threads,
-        )
-        start = time.perf_counter()
-        model.fit(inputs)
-        record["fit_seconds"] = time.perf_counter() - start
-        predicted = np.asarray(model.predict(gene.dosages[cohort.test_idx]), dtype=np.float64)
-    except GeneSkipped as skipped:
-        record |= {"status": "skipped", "reason": str(skipped)}
-        return TrainResult(record, _predictions(cohort, y, None), _no_importance(), None)
-    record |= prediction_metrics(y[cohort.test_idx], predicted)
+    if gene.dosages.shape[1] == 0:
+        why = GeneSkipped("no_variants", "no variant passed the filters in the window")
+        return _skipped(record, cohort, y, why)
+    if np.ptp(expression[cohort.train_idx]) == 0:
+        why = GeneSkipped("constant_expression", "expression is constant in training")
+        return _skipped(record, cohort, y, why)
+    inputs = training_inputs(
+        gene,
+        y,
+        cohort,
+        window_bp=window_bp,
+        seed=gene_seed(seed, gene.gene_id, cohort.split),
+        threads=threads,
+    )
+    return _Pending(gene, y, record, make_model(model_name, model_params), inputs)
+
+
+def _skipped(record: dict, cohort: Cohort, y: np.ndarray, why: GeneSkipped) -> TrainResult:
+    record |= {"status": "skipped", "reason": str(why)}
+    return TrainResult(record, _predictions(cohort, y, None), _no_importance(), None)
+
+
+def _scored(p: _Pending, cohort: Cohort, fit_seconds: float) -> TrainResult:
+    """The fitted gene scored on the held-out individuals, with its importance and artefact."""
+    gene, model, record = p.gene, p.model, p.record
+    predicted = np.asarray(model.predict(gene.dosages[cohort.test_idx]), dtype=np.float64)
+    record["fit_seconds"] = fit_seconds
+    record |= prediction_metrics(p.y[cohort.test_idx], predicted)
     record |= {
         "status": "ok",
         "reason": "",
@@ -140,8 +185,8 @@ def train_gene(
     }
     importance = gene.variants[list(VARIANT_KEY)].copy()
     importance["importance"] = model.importance()
-    artefact = _artefact(model, model_name, gene, cohort)
-    return TrainResult(record, _predictions(cohort, y, predicted), importance, artefact)
+    artefact = _artefact(model, record["model"], gene, cohort)
+    return TrainResult(record, _predictions(cohort, p.y, predicted), importance, artefact)
 
 
 def _artefact(model, model_name: str, gene: GeneData, cohort: Cohort) -> dict:

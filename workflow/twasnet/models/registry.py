@@ -65,12 +65,15 @@ class PriorSpec:
 class ModelSpec:
     """One catalogue entry. ``factory(params) -> Estimator``; ``family`` "linear" (JSON artefact,
     a CPU job) or "deep" (torch artefact, a job tagged for a GPU); ``exportable``: prediction is
-    ``intercept + dosages @ coef`` (PredictDB weights); ``prior``: its across-gene prior."""
+    ``intercept + dosages @ coef`` (PredictDB weights); ``prior``: its across-gene prior;
+    ``together(estimators, inputs)``: fits several genes' fresh estimators at once (the deep
+    models' stacked encoders; None: one ``fit`` after another)."""
 
     factory: Callable[[dict], Estimator]
     family: str
     exportable: bool = False
     prior: PriorSpec | None = None
+    together: Callable[[list, list], None] | None = None
 
 
 def _lazy(module: str, name: str, **fixed) -> Callable[[dict], Estimator]:
@@ -104,6 +107,12 @@ def _fit_deep_prior(genes, params, seed, threads):
     return fit_prior(genes, seed=seed, prior=params.get("prior"))
 
 
+def _fit_deep_together(estimators, inputs):
+    from twasnet.models.deep import fit_together
+
+    fit_together(estimators, inputs)
+
+
 def _save_deep_prior(state, path):
     from twasnet.models.deep.prior import save_prior
 
@@ -123,11 +132,12 @@ MODELS: dict[str, ModelSpec] = {
     "blup": ModelSpec(_lazy("baselines", "BlupModel"), "linear", exportable=True),
     "top1": ModelSpec(_lazy("baselines", "Top1Model"), "linear", exportable=True),
     "enet_features": ModelSpec(_lazy("enet_features", "FeatureElasticNetModel"), "linear"),
-    "cnn": ModelSpec(_lazy("deep", "CNNModel"), "deep"),
+    "cnn": ModelSpec(_lazy("deep", "CNNModel"), "deep", together=_fit_deep_together),
     "cnn_annot": ModelSpec(
         _lazy("deep", "AnnotatedCNNModel"),
         "deep",
         prior=PriorSpec(_fit_deep_prior, _save_deep_prior),
+        together=_fit_deep_together,
     ),
 }
 
@@ -152,6 +162,17 @@ def make_model(name: str, params: dict) -> Estimator:
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; known models: {sorted(MODELS)}")
     return MODELS[name].factory(params)
+
+
+def fit_estimators(name: str, estimators: list, inputs: list) -> None:
+    """Fit ``estimators[i]`` (fresh, of model ``name``) on ``inputs[i]``: at once where the
+    catalogue says the model can (:attr:`ModelSpec.together`), else one after another."""
+    together = MODELS[name].together
+    if together is not None and len(estimators) > 1:
+        together(estimators, inputs)
+        return
+    for estimator, gene in zip(estimators, inputs, strict=True):
+        estimator.fit(gene)
 
 
 def load_predictor(state: dict):

@@ -22,7 +22,7 @@ from twasnet.io.store import (
 )
 from twasnet.models.registry import MODELS, TrainingInputs
 from twasnet.select import selected_genes
-from twasnet.train import TrainResult, failed_result, train_gene, training_inputs
+from twasnet.train import TrainResult, failed_result, train_gene, train_genes, training_inputs
 
 log = logging.getLogger("twasnet")
 
@@ -42,17 +42,17 @@ def train(
     out_table: str,
 ) -> None:
     """Train one model on each gene of a chunk (genes of one chromosome, ``store_dir``), one after
-    another, and score it on the held-out individuals. Per gene, ``outputs`` names its record,
-    held-out predictions, per-variant importance and model artefact (keys :data:`FIT_FILES`);
-    ``out_table`` gets one row per gene: gene_id, status, reason and those four paths (what
-    :func:`twasnet.io.store.chunk_fit_paths` reads). Each gene's result depends on the gene alone
-    (its seed is the gene's), not on the chunk it ran in. A gene whose fit raises an error is
-    recorded with status ``failed`` and the error as its reason (traceback in the log) and the
-    chunk goes on; out of memory still fails the chunk, so that Snakemake retries it with more
-    memory."""
-    # The first line before anything is read, and one line as each gene starts and ends (each
-    # flushed as written): a job killed (kill -9, a cluster's time limit) leaves a log that
-    # says what it was doing and how far it got.
+    another or :func:`genes_per_fit` at a time, and score it on the held-out individuals. Per
+    gene, ``outputs`` names its record, held-out predictions, per-variant importance and model
+    artefact (keys :data:`FIT_FILES`); ``out_table`` gets one row per gene: gene_id, status,
+    reason and those four paths (what :func:`twasnet.io.store.chunk_fit_paths` reads). Each
+    gene's result depends on the gene alone (its seed is the gene's), not on the chunk or batch
+    it ran in. A gene whose fit raises an error is recorded with status ``failed`` and the error
+    as its reason (traceback in the log) and the chunk goes on; out of memory still fails the
+    chunk, so that Snakemake retries it with more memory."""
+    # The first line before anything is read, and one line as each batch starts and each gene
+    # ends (each flushed as written): a job killed (kill -9, a cluster's time limit) leaves a log
+    # that says what it was doing and how far it got.
     log.info(
         "training %s on %d gene(s) of the cis store %s, split %d: %s",
         model_name,
@@ -67,18 +67,63 @@ def train(
     load = gene_loader(store_dir)
     fit = {"model_name": model_name, "model_params": model_params, "window_bp": window_bp}
     fit |= {"seed": seed, "threads": threads}
-    rows = []
-    for k, (gene_id, out) in enumerate(zip(gene_ids, outputs, strict=True), start=1):
+    size = genes_per_fit(model_name, model_params, len(gene_ids))
+    rows, jobs = [], list(zip(gene_ids, outputs, strict=True))
+    for start in range(0, len(jobs), size):
+        batch = jobs[start : start + size]
+        ids = [gene_id for gene_id, _ in batch]
         log.info(
-            "%s %s split %d: gene %d of %d, fitting", model_name, gene_id, split, k, len(gene_ids)
+            "%s split %d: gene(s) %d-%d of %d, fitting %s%s",
+            model_name,
+            split,
+            start + 1,
+            start + len(batch),
+            len(jobs),
+            "together: " if len(batch) > 1 else "",
+            ", ".join(ids),
         )
-        result = _train_or_fail(load, gene_id, cohort, **fit)
-        record = result.record
-        log.info("%s %s split %d: %s", model_name, gene_id, split, record["status"])
-        _write_fit(result, out)
-        rows.append({"gene_id": gene_id, "status": record["status"], "reason": record["reason"]})
-        rows[-1] |= {kind: out[kind] for kind in FIT_FILES}
+        results = _train_batch(load, ids, cohort, **fit)
+        for (gene_id, out), result in zip(batch, results, strict=True):
+            log.info("%s %s split %d: %s", model_name, gene_id, split, result.record["status"])
+            _write_fit(result, out)
+            rows.append({"gene_id": gene_id} | {k: result.record[k] for k in ("status", "reason")})
+            rows[-1] |= {kind: out[kind] for kind in FIT_FILES}
     write_table(pd.DataFrame(rows, columns=["gene_id", "status", "reason", *FIT_FILES]), out_table)
+
+
+def genes_per_fit(model_name: str, model_params: dict, n_genes: int) -> int:
+    """How many of a chunk's ``n_genes`` genes one fit trains together: the model's
+    ``batch_genes`` where the catalogue says it can (:attr:`ModelSpec.together`), ``auto`` being
+    the whole chunk when the model's device is CUDA and one gene otherwise; else 1."""
+    if MODELS[model_name].together is None:
+        return 1
+    value = model_params.get("batch_genes", "auto")
+    if value == "auto":
+        from twasnet.device import resolve_device
+
+        cuda = resolve_device(model_params.get("device", "auto")).type == "cuda"
+        return max(n_genes, 1) if cuda else 1
+    return max(int(value), 1)
+
+
+def _train_batch(load, gene_ids: Sequence[str], cohort: Cohort, **fit) -> list[TrainResult]:
+    """:func:`twasnet.train.train_genes` on genes of the store fitted together; if that raises an
+    error other than out of memory, each gene alone (:func:`_train_or_fail`), so that one gene's
+    error is recorded against it and the others' results are the same as in the batch."""
+    if len(gene_ids) > 1:
+        try:
+            return train_genes([load(g) for g in gene_ids], cohort, **fit)
+        except Exception as err:  # noqa: BLE001 - retried gene by gene, which records the error
+            if _out_of_memory(err):
+                raise
+            log.warning(
+                "%s: fitting %d genes together failed (%s: %s); fitting them one at a time",
+                fit["model_name"],
+                len(gene_ids),
+                type(err).__name__,
+                err,
+            )
+    return [_train_or_fail(load, g, cohort, **fit) for g in gene_ids]
 
 
 def _train_or_fail(

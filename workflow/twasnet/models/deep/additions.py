@@ -16,6 +16,8 @@ import numpy as np
 import torch
 
 from twasnet.adjust import standardisation
+from twasnet.models.deep.loop import CVPlan
+from twasnet.models.deep.networks import EncoderStack
 from twasnet.models.terms import (
     ScreenGenotypes,
     Terms,
@@ -130,7 +132,7 @@ class EncoderFit:
     x_sd: np.ndarray
     t_mean: float
     t_sd: float
-    net: torch.nn.Module | None
+    net: EncoderStack | None  # a stack of one
 
     def inputs(self, x: np.ndarray, device) -> torch.Tensor:
         z = (np.asarray(x, np.float64)[:, self.candidates] - self.x_mean) / self.x_sd
@@ -141,12 +143,12 @@ class EncoderFit:
             return np.zeros(x.shape[0])
         device = next(self.net.parameters()).device
         with torch.no_grad():
-            out = self.net(self.inputs(x, device)).cpu().numpy().astype(np.float64)
+            out = self.net(self.inputs(x, device)[None])[0].cpu().numpy().astype(np.float64)
         return self.t_mean + self.t_sd * out
 
 
-def encoder_folds(x, y, folds, *, weights, size, device):
-    """Per fold ``(rows, x_fit, t_fit, x_val, t_val)`` tensors for :func:`cv_epoch_errors`: the
+def encoder_folds(x, y, folds, *, weights, size, device, seed: int) -> CVPlan:
+    """The encoder's CV (:func:`twasnet.models.deep.loop.cv_epoch_errors`): per fold the
     candidates' standardised dosages and the standardised residual of what is fitted so far,
     candidates and statistics from the fold's training part; and the scale (n,) that turns each
     row's squared error back into expression's units."""
@@ -167,7 +169,7 @@ def encoder_folds(x, y, folds, *, weights, size, device):
         )
         scale.append(np.full(n_val, enc.t_sd**2))
         offset += n_val
-    return fold_data, np.concatenate(scale)
+    return CVPlan(fold_data, np.concatenate(scale), seed)
 
 
 def encoder_data(x, order, target, *, weights, size) -> EncoderFit:

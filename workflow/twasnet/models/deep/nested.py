@@ -22,6 +22,8 @@ same CV (``tau = 0``, no weighting, unless a larger one is better by ``n_se`` SE
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -45,11 +47,66 @@ from twasnet.models.deep.config import (
     TRAINING_DEFAULTS,
     check_section,
 )
-from twasnet.models.deep.loop import cv_epoch_errors, train_epochs
-from twasnet.models.deep.networks import build_network
+from twasnet.models.deep.loop import CVPlan, RefitPlan, cv_epoch_errors, train_epochs
+from twasnet.models.deep.networks import EncoderStack
 from twasnet.models.terms import ScreenGenotypes, Terms, marginal_ranking, term_matrix
 
-__all__ = ["AnnotatedCNNModel", "CNNModel", "load_model"]
+__all__ = ["AnnotatedCNNModel", "CNNModel", "fit_together", "load_model"]
+
+
+@dataclass
+class _Pending:
+    """A gene between the terms stage and the encoder's: its float64 dosages ``x`` (n, p),
+    expression ``y`` (n,), the fit so far ``fitted`` (n,), its encoder CV and device."""
+
+    x: np.ndarray
+    y: np.ndarray
+    fitted: np.ndarray
+    plan: CVPlan
+    device: torch.device
+
+
+def fit_together(models: Sequence[CNNModel], inputs: Sequence) -> None:
+    """Fit ``models[i]`` (one configuration, fresh estimators) on ``inputs[i]`` (each gene's
+    :class:`twasnet.models.registry.TrainingInputs`): the core and terms gene by gene, then the
+    encoders of all genes as stacks (:mod:`.loop`), genes of one shape per stack. A gene's fit
+    is the same alone or among others (``tests/test_batched.py``)."""
+    if len({(m.kind, repr(m.arch), repr(m.training), m.device) for m in models}) > 1:
+        raise ValueError("genes fitted together need one model configuration")
+    if len(models) > 1 and models[0].arch["dropout"] > 0:
+        raise ValueError(
+            "genes fitted together need architecture.dropout 0 (a stack draws its dropout "
+            "masks together, so one gene's would depend on the others); set batch_genes: 1"
+        )
+    pending = [m._fit_before_encoder(i) for m, i in zip(models, inputs, strict=True)]
+    todo = [g for g, p in enumerate(pending) if p is not None]
+    if not todo:
+        return
+    device = pending[todo[0]].device
+    common = {"arch": models[0].arch, "training": models[0].training, "device": device}
+
+    def cv_shape(g):
+        folds = pending[g].plan.folds
+        return (folds[0][1].shape[1], max(len(f[2]) for f in folds), max(len(f[4]) for f in folds))
+
+    refits = {}
+    for (m, *_), genes in _groups(todo, cv_shape).items():
+        curves = cv_epoch_errors([pending[g].plan for g in genes], n_variants=m, **common)
+        for g, err in zip(genes, curves, strict=True):
+            refits[g] = models[g]._encoder_refit(pending[g], err)
+    used = [g for g in todo if refits[g] is not None]
+    for (m, _), genes in _groups(used, lambda g: tuple(refits[g].x.shape[::-1])).items():
+        nets = train_epochs([refits[g] for g in genes], n_variants=m, **common)
+        for g, net in zip(genes, nets, strict=True):
+            models[g].encoder_.net = net
+
+
+def _groups(items: Sequence[int], key) -> dict:
+    """``items`` grouped by ``key(item)``, in order of first appearance."""
+    out: dict = {}
+    for i in items:
+        out.setdefault(key(i), []).append(i)
+    return out
 
 
 class CNNModel:
@@ -110,11 +167,18 @@ class CNNModel:
         }
 
     def fit(self, inputs) -> CNNModel:
-        """Fit on :class:`twasnet.models.registry.TrainingInputs` (x, y, folds, features)."""
+        """Fit on :class:`twasnet.models.registry.TrainingInputs` (x, y, folds, features): this
+        gene alone, as :func:`fit_together` fits each gene of several."""
+        fit_together([self], [inputs])
+        return self
+
+    def _fit_before_encoder(self, inputs) -> _Pending | None:
+        """The core and the terms stage; then what the encoder stage needs (None: no encoder)."""
         from twasnet.device import resolve_device
 
         torch.set_num_threads(max(1, int(inputs.threads)))
-        self.device_name = resolve_device(self.device).type
+        device = resolve_device(self.device)
+        self.device_name = device.type
         x, y = np.asarray(inputs.x, np.float64), np.asarray(inputs.y, np.float64)
         core = self.core_ = self._fit_core(inputs)
         sd = standardisation(x)[1]
@@ -131,8 +195,25 @@ class CNNModel:
         self.weights_ = None  # the nonlinear search's weights, once the terms stage chose them
         self.terms_, self.terms_info_ = self._terms_stage(x, y, folds, fitted, inputs)
         fitted = fitted + self.terms_.predict(x)
-        self.encoder_, self.encoder_info_ = self._encoder_stage(x, y, folds, fitted, inputs)
-        return self
+        self.encoder_ = EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
+        self.encoder_info_ = {
+            "encoder_used": False,
+            "encoder_epochs": 0,
+            "encoder_gain": 0.0,
+            "encoder_gain_se": 0.0,
+        }
+        if self.training["max_epochs"] < 1:
+            return None
+        plan = encoder_folds(
+            x,
+            y,
+            folds,
+            weights=self.weights_,
+            size=self.arch["candidates"],
+            device=device,
+            seed=inputs.seed,
+        )
+        return _Pending(x, y, fitted, plan, device)
 
     def _terms_stage(self, x, y, folds, fitted, inputs):
         """Stage 1: per option of :meth:`_screen_weights`, every fold screens and fits terms on
@@ -186,47 +267,27 @@ class CNNModel:
             final.term_sd = m.std(axis=0)
         return final, info
 
-    def _encoder_stage(self, x, y, folds, fitted, inputs):
-        """Stage 2: the encoder fitted per fold to what is left, the epoch count chosen from all
-        folds' errors, kept by :func:`one_se_better`, then refitted on every row."""
-        from twasnet.device import resolve_device
-
-        device = resolve_device(self.device)
-        w = self.weights_
-        size, max_epochs = self.arch["candidates"], self.training["max_epochs"]
-        info = {
-            "encoder_used": False,
-            "encoder_epochs": 0,
-            "encoder_gain": 0.0,
-            "encoder_gain_se": 0.0,
-        }
-        none = EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
-        if max_epochs < 1:
-            return none, info
-        fold_data, scale = encoder_folds(x, y, folds, weights=w, size=size, device=device)
-        m = fold_data[0][1].shape[1]
-
-        def build():
-            return build_network(m, self.arch, seed=inputs.seed, device=device)
-
-        err = cv_epoch_errors(fold_data, build=build, training=self.training, scale=scale)
+    def _encoder_refit(self, pending: _Pending, err: np.ndarray) -> RefitPlan | None:
+        """Stage 2, once the encoder's CV errors ``err`` (epochs + 1, n) are in: the epoch count
+        chosen from all folds, kept by :func:`one_se_better`; the refit on every row (None: the
+        encoder is not kept)."""
         best = smallest_within_se(err, n_se=self.n_se)  # > 0: epoch 0 is clearly worse
         used, gain, se = one_se_better(err[0], err[best], n_se=self.n_se)  # and so is it here
         used = used and best > 0
-        info = {
+        self.encoder_info_ = {
             "encoder_used": used,
             "encoder_epochs": best if used else 0,
             "encoder_gain": gain,
             "encoder_gain_se": se,
         }
         if not used:
-            return none, info
-        enc = encoder_data(x, marginal_ranking(x, y), y - fitted, weights=w, size=size)
-        net = build_network(len(enc.candidates), self.arch, seed=inputs.seed, device=device)
-        target = as_tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
-        train_epochs(net, enc.inputs(x, device), target, epochs=best, training=self.training)
-        enc.net = net
-        return enc, info
+            return None
+        x, y, fitted = pending.x, pending.y, pending.fitted
+        size = self.arch["candidates"]
+        enc = encoder_data(x, marginal_ranking(x, y), y - fitted, weights=self.weights_, size=size)
+        self.encoder_ = enc
+        target = as_tensor((y - fitted - enc.t_mean) / enc.t_sd, pending.device)
+        return RefitPlan(enc.inputs(x, pending.device), target, best, pending.plan.seed)
 
     # protocol
     def _require_fit(self) -> None:
@@ -254,7 +315,7 @@ class CNNModel:
                     imp[b] += size[k]
         enc = self.encoder_
         if enc.net is not None:
-            s = np.abs(enc.net.s.detach().cpu().numpy().astype(np.float64))
+            s = np.abs(enc.net.s[0].detach().cpu().numpy().astype(np.float64))
             if s.sum() > 0:
                 imp[enc.candidates] += (
                     s / s.sum() * math.sqrt(max(self.encoder_info_["encoder_gain"], 0))
@@ -357,8 +418,6 @@ class AnnotatedCNNModel(CNNModel):
 
 def load_model(state: dict) -> CNNModel:
     """A predictor rebuilt from :meth:`CNNModel.state` (on CPU); it predicts identically."""
-    from twasnet.models.deep.networks import ConvEncoderNet
-
     model = CNNModel.__new__(CNNModel)
     coef = state["core_coef"].numpy()
     model.core_ = LinearCore(coef, float(state["core_intercept"]))
@@ -372,8 +431,7 @@ def load_model(state: dict) -> CNNModel:
     e = state["encoder"]
     net = None
     if e is not None:
-        net = ConvEncoderNet(len(e["candidates"]), state["architecture"])
-        net.load_state_dict(e["state_dict"])
+        net = EncoderStack.from_state(len(e["candidates"]), state["architecture"], e["state_dict"])
         net.eval()
         model.encoder_ = EncoderFit(
             e["candidates"].numpy(),
