@@ -86,8 +86,14 @@ def test_chunks_follow_the_selection_within_one_chromosome(rerun):
                         assert (small / path).is_file(), path
 
 
-def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(rerun, tmp_path):
+@pytest.mark.parametrize("model", ["enet", "cnn"])
+def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(
+    model, rerun, shared_cohort_and_config, tmp_path, caplog
+):
+    """Also when the genes are fitted together: the batch is fitted again one gene at a time."""
     workdir = rerun
+    params = shared_cohort_and_config[1][model] | ({"batch_genes": 3} if model == "cnn" else {})
+    artefact = "model.pt" if model == "cnn" else "model.json"
     selection = pd.read_csv(workdir / "results/genes/selection.tsv", sep="\t", dtype=str)
     chosen = selection[selection["status"] == "selected"]
     chrom = chosen["chrom"].iloc[0]
@@ -100,15 +106,15 @@ def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(rerun, tmp_path):
                 ("record", "json"),
                 ("predictions", "predictions.tsv"),
                 ("importance", "importance.tsv"),
-                ("artefact", "model.json"),
+                ("artefact", artefact),
             )
         }
         for gene in genes
     ]
     results = workdir / "results"
     train(
-        model_name="enet",
-        model_params={"alpha": 0.5, "n_lambda": 100, "lambda_min_ratio": None},
+        model_name=model,
+        model_params=params,
         gene_ids=genes,
         split=0,
         store_dir=str(results / "cis" / chrom),
@@ -129,5 +135,6 @@ def test_a_failing_gene_is_recorded_and_the_chunk_goes_on(rerun, tmp_path):
     for gene, out in zip(genes, outputs, strict=True):
         if gene == "NOT_A_GENE":
             continue
-        ran = results / f"fits/enet/{chrom}/{gene}.split0.predictions.tsv"
+        ran = results / f"fits/{model}/{chrom}/{gene}.split0.predictions.tsv"
         assert ran.read_bytes() == open(out["predictions"], "rb").read()
+    assert ("one at a time" in caplog.text) == (model == "cnn")

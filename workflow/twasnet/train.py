@@ -1,10 +1,11 @@
-"""Training one model on one gene and scoring it on the held-out individuals."""
+"""Training one model on genes, one at a time or together, and scoring each on the held-out
+individuals."""
 
 from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ from twasnet.errors import GeneSkipped
 from twasnet.io.store import GeneData
 from twasnet.metrics import prediction_metrics
 from twasnet.models.features import annotation_features
-from twasnet.models.registry import TrainingInputs, fit_estimators, make_model
+from twasnet.models.registry import TrainingInputs, begin_fit, finish_fits, make_model
 
 VARIANT_KEY = ("chrom", "pos", "ref", "alt")
 
@@ -94,7 +95,7 @@ def train_gene(gene: GeneData, cohort: Cohort, **fit) -> TrainResult:
 
 
 def train_genes(
-    genes: Sequence[GeneData],
+    genes: Iterable[GeneData],
     cohort: Cohort,
     *,
     model_name: str,
@@ -104,77 +105,77 @@ def train_genes(
     threads: int = 1,
 ) -> list[TrainResult]:
     """Fit ``model_name`` for each gene on the cohort's training individuals, together where the
-    model fits several genes at once (:func:`twasnet.models.registry.fit_estimators`: the deep
-    models' stacked encoders), and score each on the held-out individuals.
+    model fits several genes at once (:class:`twasnet.models.registry.TogetherSpec`: the deep
+    models' encoders as one stack), and score each on the held-out individuals.
 
     ``gene.dosages`` (n, p) cover all n cohort samples, as does the gene's expression (n,) in
     ``cohort``; covariates (n, k) are regressed out with coefficients fit on the training
     individuals only, and the model never sees a held-out row before prediction. ``seed`` is the
     run's seed (each gene's own is derived from it). A gene that cannot be modelled gives a record
-    with ``status`` "skipped" and its reason instead of an exception. Genes fitted together share
-    their fit's wall time equally in ``fit_seconds``.
+    with ``status`` "skipped" and its reason instead of an exception. ``genes`` are read one at a
+    time, and a gene waiting for the others keeps only its held-out rows and what the model's
+    second step needs. Genes fitted together share that step's time equally in ``fit_seconds``.
     """
     fit = {"model_name": model_name, "model_params": model_params, "window_bp": window_bp}
-    pending = [_prepare(g, cohort, seed=seed, threads=threads, **fit) for g in genes]
-    todo = [p for p in pending if isinstance(p, _Pending)]
+    results = [_begin(g, cohort, seed=seed, threads=threads, **fit) for g in genes]
+    todo = [r for r in results if isinstance(r, _Pending)]
     start = time.perf_counter()
-    try:
-        fit_estimators(model_name, [p.model for p in todo], [p.inputs for p in todo])
-    except GeneSkipped as skipped:  # a baseline's own check; its genes are fitted one at a time
-        if len(todo) != 1:
-            raise
-        one = todo[0]
-        return [_skipped(one.record, cohort, one.y, skipped) if p is one else p for p in pending]
-    seconds = (time.perf_counter() - start) / max(len(todo), 1)
-    return [_scored(p, cohort, seconds) if isinstance(p, _Pending) else p for p in pending]
+    finish_fits(model_name, [p.model for p in todo], [p.state for p in todo])
+    shared = (time.perf_counter() - start) / max(len(todo), 1)
+    return [_scored(r, cohort, shared) if isinstance(r, _Pending) else r for r in results]
 
 
 @dataclass
 class _Pending:
-    """A gene ready to fit: its data, adjusted expression ``y`` (n,), record, model and inputs."""
+    """A gene whose fit has begun: its record, adjusted expression ``y`` (n,), model and the
+    state its fit goes on from; what scoring needs: ``x_test`` (n_test, p), ``dosage_mean`` (p,)
+    of the training individuals, the variants and TSS; and the seconds the fit took so far."""
 
-    gene: GeneData
-    y: np.ndarray
     record: dict
+    y: np.ndarray
     model: object
-    inputs: TrainingInputs
+    state: object
+    x_test: np.ndarray
+    dosage_mean: np.ndarray
+    variants: pd.DataFrame
+    tss: int
+    seconds: float
 
 
-def _prepare(
+def _begin(
     gene: GeneData, cohort: Cohort, *, model_name, model_params, window_bp, seed, threads
 ) -> _Pending | TrainResult:
-    """The gene's model and training inputs, or its ``skipped`` result."""
+    """The gene's fit as far as it goes alone (:func:`begin_fit`), or its ``skipped`` result."""
     record = _new_record(model_name, gene.gene_id, cohort, seed=seed)
     record["n_variants"] = int(gene.dosages.shape[1])
     expression = cohort.expression_of(gene.gene_id)
     y = residualise(expression, cohort.covariates, train_idx=cohort.train_idx)
-    if gene.dosages.shape[1] == 0:
-        why = GeneSkipped("no_variants", "no variant passed the filters in the window")
-        return _skipped(record, cohort, y, why)
-    if np.ptp(expression[cohort.train_idx]) == 0:
-        why = GeneSkipped("constant_expression", "expression is constant in training")
-        return _skipped(record, cohort, y, why)
-    inputs = training_inputs(
-        gene,
-        y,
-        cohort,
-        window_bp=window_bp,
-        seed=gene_seed(seed, gene.gene_id, cohort.split),
-        threads=threads,
-    )
-    return _Pending(gene, y, record, make_model(model_name, model_params), inputs)
+    try:
+        if gene.dosages.shape[1] == 0:
+            raise GeneSkipped("no_variants", "no variant passed the filters in the window")
+        if np.ptp(expression[cohort.train_idx]) == 0:
+            raise GeneSkipped("constant_expression", "expression is constant in training")
+        gene_seed_ = gene_seed(seed, gene.gene_id, cohort.split)
+        inputs = training_inputs(
+            gene, y, cohort, window_bp=window_bp, seed=gene_seed_, threads=threads
+        )
+        model = make_model(model_name, model_params)
+        mean = np.asarray(inputs.x, dtype=np.float64).mean(axis=0)
+        start = time.perf_counter()
+        state = begin_fit(model_name, model, inputs)
+        seconds = time.perf_counter() - start
+    except GeneSkipped as skipped:
+        record |= {"status": "skipped", "reason": str(skipped)}
+        return TrainResult(record, _predictions(cohort, y, None), _no_importance(), None)
+    x_test = gene.dosages[cohort.test_idx]
+    return _Pending(record, y, model, state, x_test, mean, gene.variants, int(gene.tss), seconds)
 
 
-def _skipped(record: dict, cohort: Cohort, y: np.ndarray, why: GeneSkipped) -> TrainResult:
-    record |= {"status": "skipped", "reason": str(why)}
-    return TrainResult(record, _predictions(cohort, y, None), _no_importance(), None)
-
-
-def _scored(p: _Pending, cohort: Cohort, fit_seconds: float) -> TrainResult:
+def _scored(p: _Pending, cohort: Cohort, shared_seconds: float) -> TrainResult:
     """The fitted gene scored on the held-out individuals, with its importance and artefact."""
-    gene, model, record = p.gene, p.model, p.record
-    predicted = np.asarray(model.predict(gene.dosages[cohort.test_idx]), dtype=np.float64)
-    record["fit_seconds"] = fit_seconds
+    model, record = p.model, p.record
+    predicted = np.asarray(model.predict(p.x_test), dtype=np.float64)
+    record["fit_seconds"] = p.seconds + shared_seconds
     record |= prediction_metrics(p.y[cohort.test_idx], predicted)
     record |= {
         "status": "ok",
@@ -183,26 +184,27 @@ def _scored(p: _Pending, cohort: Cohort, fit_seconds: float) -> TrainResult:
         "hyperparameters": model.hyperparameters(),
         "device": getattr(model, "device_name", "cpu"),
     }
-    importance = gene.variants[list(VARIANT_KEY)].copy()
+    importance = p.variants[list(VARIANT_KEY)].copy()
     importance["importance"] = model.importance()
-    artefact = _artefact(model, record["model"], gene, cohort)
-    return TrainResult(record, _predictions(cohort, p.y, predicted), importance, artefact)
+    return TrainResult(
+        record, _predictions(cohort, p.y, predicted), importance, _artefact(p, cohort)
+    )
 
 
-def _artefact(model, model_name: str, gene: GeneData, cohort: Cohort) -> dict:
+def _artefact(p: _Pending, cohort: Cohort) -> dict:
     """Everything needed to predict the gene's expression from new genotypes."""
-    variants = gene.variants[["chrom", "pos", "variant_id", "ref", "alt"]]
+    variants = p.variants[["chrom", "pos", "variant_id", "ref", "alt"]]
     return {
-        "model": model_name,
-        "gene_id": gene.gene_id,
+        "model": p.record["model"],
+        "gene_id": p.record["gene_id"],
         "split": cohort.split,
-        "tss": int(gene.tss),
+        "tss": p.tss,
         "twasnet_version": __version__,
         "variants": variants.to_dict(orient="list"),
-        "state": model.state(),
+        "state": p.model.state(),
         # per-variant mean dosage of the training individuals: the value a prediction into a new
         # cohort imputes for a model variant that cohort lacks (twasnet.predict)
-        "dosage_mean": np.asarray(gene.dosages[cohort.train_idx], dtype=np.float64).mean(axis=0),
+        "dosage_mean": p.dosage_mean,
     }
 
 

@@ -62,18 +62,28 @@ class PriorSpec:
 
 
 @dataclass(frozen=True)
+class TogetherSpec:
+    """A model that fits several genes at once, in two steps: ``before(estimator, inputs) ->
+    pending`` per gene (what can be done gene by gene; ``pending`` holds no more of the inputs
+    than the second step needs), then ``after(estimators, pendings)`` for all of them (the deep
+    models' encoders as one stack)."""
+
+    before: Callable[[Estimator, TrainingInputs], object]
+    after: Callable[[list, list], None]
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One catalogue entry. ``factory(params) -> Estimator``; ``family`` "linear" (JSON artefact,
     a CPU job) or "deep" (torch artefact, a job tagged for a GPU); ``exportable``: prediction is
     ``intercept + dosages @ coef`` (PredictDB weights); ``prior``: its across-gene prior;
-    ``together(estimators, inputs)``: fits several genes' fresh estimators at once (the deep
-    models' stacked encoders; None: one ``fit`` after another)."""
+    ``together``: how it fits several genes at once (None: one ``fit`` after another)."""
 
     factory: Callable[[dict], Estimator]
     family: str
     exportable: bool = False
     prior: PriorSpec | None = None
-    together: Callable[[list, list], None] | None = None
+    together: TogetherSpec | None = None
 
 
 def _lazy(module: str, name: str, **fixed) -> Callable[[dict], Estimator]:
@@ -107,10 +117,17 @@ def _fit_deep_prior(genes, params, seed, threads):
     return fit_prior(genes, seed=seed, prior=params.get("prior"))
 
 
-def _fit_deep_together(estimators, inputs):
-    from twasnet.models.deep import fit_together
+def _deep_before(estimator, inputs):
+    return estimator.fit_before_encoder(inputs)
 
-    fit_together(estimators, inputs)
+
+def _deep_after(estimators, pending):
+    from twasnet.models.deep import fit_encoders
+
+    fit_encoders(estimators, pending)
+
+
+DEEP_TOGETHER = TogetherSpec(_deep_before, _deep_after)
 
 
 def _save_deep_prior(state, path):
@@ -132,12 +149,12 @@ MODELS: dict[str, ModelSpec] = {
     "blup": ModelSpec(_lazy("baselines", "BlupModel"), "linear", exportable=True),
     "top1": ModelSpec(_lazy("baselines", "Top1Model"), "linear", exportable=True),
     "enet_features": ModelSpec(_lazy("enet_features", "FeatureElasticNetModel"), "linear"),
-    "cnn": ModelSpec(_lazy("deep", "CNNModel"), "deep", together=_fit_deep_together),
+    "cnn": ModelSpec(_lazy("deep", "CNNModel"), "deep", together=DEEP_TOGETHER),
     "cnn_annot": ModelSpec(
         _lazy("deep", "AnnotatedCNNModel"),
         "deep",
         prior=PriorSpec(_fit_deep_prior, _save_deep_prior),
-        together=_fit_deep_together,
+        together=DEEP_TOGETHER,
     ),
 }
 
@@ -164,15 +181,22 @@ def make_model(name: str, params: dict) -> Estimator:
     return MODELS[name].factory(params)
 
 
-def fit_estimators(name: str, estimators: list, inputs: list) -> None:
-    """Fit ``estimators[i]`` (fresh, of model ``name``) on ``inputs[i]``: at once where the
-    catalogue says the model can (:attr:`ModelSpec.together`), else one after another."""
+def begin_fit(name: str, estimator: Estimator, inputs: TrainingInputs):
+    """The part of a fit of model ``name`` done gene by gene: the whole ``fit``, or for a model
+    that fits genes together (:class:`TogetherSpec`) its first step; returns what
+    :func:`finish_fits` needs."""
     together = MODELS[name].together
-    if together is not None and len(estimators) > 1:
-        together(estimators, inputs)
-        return
-    for estimator, gene in zip(estimators, inputs, strict=True):
-        estimator.fit(gene)
+    if together is None:
+        estimator.fit(inputs)
+        return None
+    return together.before(estimator, inputs)
+
+
+def finish_fits(name: str, estimators: list, pending: list) -> None:
+    """The rest of the fits :func:`begin_fit` began, for all of ``estimators`` at once."""
+    together = MODELS[name].together
+    if together is not None and estimators:
+        together.after(estimators, pending)
 
 
 def load_predictor(state: dict):

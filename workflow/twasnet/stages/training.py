@@ -112,7 +112,7 @@ def _train_batch(load, gene_ids: Sequence[str], cohort: Cohort, **fit) -> list[T
     error is recorded against it and the others' results are the same as in the batch."""
     if len(gene_ids) > 1:
         try:
-            return train_genes([load(g) for g in gene_ids], cohort, **fit)
+            return train_genes((load(g) for g in gene_ids), cohort, **fit)
         except Exception as err:  # noqa: BLE001 - retried gene by gene, which records the error
             if _out_of_memory(err):
                 raise

@@ -21,9 +21,9 @@ same CV (``tau = 0``, no weighting, unless a larger one is better by ``n_se`` SE
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -51,26 +51,34 @@ from twasnet.models.deep.loop import CVPlan, RefitPlan, cv_epoch_errors, train_e
 from twasnet.models.deep.networks import EncoderStack
 from twasnet.models.terms import ScreenGenotypes, Terms, marginal_ranking, term_matrix
 
-__all__ = ["AnnotatedCNNModel", "CNNModel", "fit_together", "load_model"]
+__all__ = ["AnnotatedCNNModel", "CNNModel", "fit_encoders", "fit_together", "load_model"]
 
 
-@dataclass
+@dataclasses.dataclass
 class _Pending:
-    """A gene between the terms stage and the encoder's: its float64 dosages ``x`` (n, p),
-    expression ``y`` (n,), the fit so far ``fitted`` (n,), its encoder CV and device."""
+    """A gene between the terms stage and the encoder's: its encoder CV, the encoder it would
+    refit (candidates and statistics from every training row) with that refit's plan (epochs
+    to be chosen), and the device. Only (n, candidates) arrays: a batch of genes waiting for
+    their encoders holds no dosage matrix."""
 
-    x: np.ndarray
-    y: np.ndarray
-    fitted: np.ndarray
     plan: CVPlan
+    encoder: EncoderFit
+    refit: RefitPlan
     device: torch.device
 
 
 def fit_together(models: Sequence[CNNModel], inputs: Sequence) -> None:
     """Fit ``models[i]`` (one configuration, fresh estimators) on ``inputs[i]`` (each gene's
-    :class:`twasnet.models.registry.TrainingInputs`): the core and terms gene by gene, then the
-    encoders of all genes as stacks (:mod:`.loop`), genes of one shape per stack. A gene's fit
-    is the same alone or among others (``tests/test_batched.py``)."""
+    :class:`twasnet.models.registry.TrainingInputs`): the core and terms gene by gene
+    (:meth:`CNNModel.fit_before_encoder`), then the encoders of all genes together
+    (:func:`fit_encoders`). A gene's fit is the same alone or among others
+    (``tests/test_batched.py``)."""
+    fit_encoders(models, [m.fit_before_encoder(i) for m, i in zip(models, inputs, strict=True)])
+
+
+def fit_encoders(models: Sequence[CNNModel], pending: Sequence[_Pending | None]) -> None:
+    """The encoder stage of each model after :meth:`CNNModel.fit_before_encoder` (None: no
+    encoder): the CV and the refits as stacks (:mod:`.loop`), genes of one shape per stack."""
     if len({(m.kind, repr(m.arch), repr(m.training), m.device) for m in models}) > 1:
         raise ValueError("genes fitted together need one model configuration")
     if len(models) > 1 and models[0].arch["dropout"] > 0:
@@ -78,7 +86,6 @@ def fit_together(models: Sequence[CNNModel], inputs: Sequence) -> None:
             "genes fitted together need architecture.dropout 0 (a stack draws its dropout "
             "masks together, so one gene's would depend on the others); set batch_genes: 1"
         )
-    pending = [m._fit_before_encoder(i) for m, i in zip(models, inputs, strict=True)]
     todo = [g for g, p in enumerate(pending) if p is not None]
     if not todo:
         return
@@ -172,7 +179,7 @@ class CNNModel:
         fit_together([self], [inputs])
         return self
 
-    def _fit_before_encoder(self, inputs) -> _Pending | None:
+    def fit_before_encoder(self, inputs) -> _Pending | None:
         """The core and the terms stage; then what the encoder stage needs (None: no encoder)."""
         from twasnet.device import resolve_device
 
@@ -213,7 +220,10 @@ class CNNModel:
             device=device,
             seed=inputs.seed,
         )
-        return _Pending(x, y, fitted, plan, device)
+        size = self.arch["candidates"]
+        enc = encoder_data(x, marginal_ranking(x, y), y - fitted, weights=self.weights_, size=size)
+        target = as_tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
+        return _Pending(plan, enc, RefitPlan(enc.inputs(x, device), target, 0, plan.seed), device)
 
     def _terms_stage(self, x, y, folds, fitted, inputs):
         """Stage 1: per option of :meth:`_screen_weights`, every fold screens and fits terms on
@@ -282,12 +292,8 @@ class CNNModel:
         }
         if not used:
             return None
-        x, y, fitted = pending.x, pending.y, pending.fitted
-        size = self.arch["candidates"]
-        enc = encoder_data(x, marginal_ranking(x, y), y - fitted, weights=self.weights_, size=size)
-        self.encoder_ = enc
-        target = as_tensor((y - fitted - enc.t_mean) / enc.t_sd, pending.device)
-        return RefitPlan(enc.inputs(x, pending.device), target, best, pending.plan.seed)
+        self.encoder_ = dataclasses.replace(pending.encoder)
+        return dataclasses.replace(pending.refit, epochs=best)
 
     # protocol
     def _require_fit(self) -> None:
