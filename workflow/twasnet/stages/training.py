@@ -72,16 +72,7 @@ def train(
     for start in range(0, len(jobs), size):
         batch = jobs[start : start + size]
         ids = [gene_id for gene_id, _ in batch]
-        log.info(
-            "%s split %d: gene(s) %d-%d of %d, fitting %s%s",
-            model_name,
-            split,
-            start + 1,
-            start + len(batch),
-            len(jobs),
-            "together: " if len(batch) > 1 else "",
-            ", ".join(ids),
-        )
+        _log_start(model_name, split, ids, first=start + 1, total=len(jobs))
         results = _train_batch(load, ids, cohort, **fit)
         for (gene_id, out), result in zip(batch, results, strict=True):
             log.info("%s %s split %d: %s", model_name, gene_id, split, result.record["status"])
@@ -89,6 +80,16 @@ def train(
             rows.append({"gene_id": gene_id} | {k: result.record[k] for k in ("status", "reason")})
             rows[-1] |= {kind: out[kind] for kind in FIT_FILES}
     write_table(pd.DataFrame(rows, columns=["gene_id", "status", "reason", *FIT_FILES]), out_table)
+
+
+def _log_start(model_name: str, split: int, ids: list[str], *, first: int, total: int) -> None:
+    """One line as a gene (or a batch of genes fitted together) starts."""
+    if len(ids) == 1:
+        log.info("%s %s split %d: gene %d of %d, fitting", model_name, ids[0], split, first, total)
+        return
+    last = first + len(ids) - 1
+    message = "%s split %d: genes %d-%d of %d, fitting together: %s"
+    log.info(message, model_name, split, first, last, total, ", ".join(ids))
 
 
 def genes_per_fit(model_name: str, model_params: dict, n_genes: int) -> int:
