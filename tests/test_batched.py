@@ -102,6 +102,10 @@ def test_batch_size_auto_is_the_chunk_on_cuda_and_one_gene_on_cpu():
     assert genes_per_fit("cnn", {"device": "cpu"}, 50) == 1
     assert genes_per_fit("cnn", {"device": "cpu", "batch_genes": 8}, 50) == 8
     assert genes_per_fit("cnn_annot", {"device": "cpu", "batch_genes": "auto"}, 50) == 1
+    dropout = {"device": "cpu", "architecture": {"dropout": 0.1}}
+    assert genes_per_fit("cnn", dropout, 50) == 1
+    with pytest.raises(ValueError, match="batch_genes 8 needs architecture.dropout 0"):
+        genes_per_fit("cnn", dropout | {"batch_genes": 8}, 50)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none is visible)")

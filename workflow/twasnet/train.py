@@ -155,9 +155,9 @@ def _begin(
             raise GeneSkipped("no_variants", "no variant passed the filters in the window")
         if np.ptp(expression[cohort.train_idx]) == 0:
             raise GeneSkipped("constant_expression", "expression is constant in training")
-        gene_seed_ = gene_seed(seed, gene.gene_id, cohort.split)
+        own_seed = gene_seed(seed, gene.gene_id, cohort.split)
         inputs = training_inputs(
-            gene, y, cohort, window_bp=window_bp, seed=gene_seed_, threads=threads
+            gene, y, cohort, window_bp=window_bp, seed=own_seed, threads=threads
         )
         model = make_model(model_name, model_params)
         mean = np.asarray(inputs.x, dtype=np.float64).mean(axis=0)

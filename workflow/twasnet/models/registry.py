@@ -66,10 +66,12 @@ class TogetherSpec:
     """A model that fits several genes at once, in two steps: ``before(estimator, inputs) ->
     pending`` per gene (what can be done gene by gene; ``pending`` holds no more of the inputs
     than the second step needs), then ``after(estimators, pendings)`` for all of them (the deep
-    models' encoders as one stack)."""
+    models' encoders as one stack); ``size(params, n_genes)``: how many of a chunk's
+    ``n_genes`` to fit at once under the model's config ``params``."""
 
     before: Callable[[Estimator, TrainingInputs], object]
     after: Callable[[list, list], None]
+    size: Callable[[dict, int], int]
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,13 @@ def _deep_after(estimators, pending):
     fit_encoders(estimators, pending)
 
 
-DEEP_TOGETHER = TogetherSpec(_deep_before, _deep_after)
+def _deep_size(params, n_genes):
+    from twasnet.models.deep import batch_size
+
+    return batch_size(params, n_genes)
+
+
+DEEP_TOGETHER = TogetherSpec(_deep_before, _deep_after, _deep_size)
 
 
 def _save_deep_prior(state, path):

@@ -93,18 +93,10 @@ def _log_start(model_name: str, split: int, ids: list[str], *, first: int, total
 
 
 def genes_per_fit(model_name: str, model_params: dict, n_genes: int) -> int:
-    """How many of a chunk's ``n_genes`` genes one fit trains together: the model's
-    ``batch_genes`` where the catalogue says it can (:attr:`ModelSpec.together`), ``auto`` being
-    the whole chunk when the model's device is CUDA and one gene otherwise; else 1."""
-    if MODELS[model_name].together is None:
-        return 1
-    value = model_params.get("batch_genes", "auto")
-    if value == "auto":
-        from twasnet.device import resolve_device
-
-        cuda = resolve_device(model_params.get("device", "auto")).type == "cuda"
-        return max(n_genes, 1) if cuda else 1
-    return max(int(value), 1)
+    """How many of a chunk's ``n_genes`` genes one fit trains together: as the model's catalogue
+    entry says (:attr:`ModelSpec.together`; the deep models' ``batch_genes``), else 1."""
+    together = MODELS[model_name].together
+    return 1 if together is None else together.size(model_params, n_genes)
 
 
 def _train_batch(load, gene_ids: Sequence[str], cohort: Cohort, **fit) -> list[TrainResult]:

@@ -6,7 +6,14 @@ Modules: :mod:`.config` (defaults and checks), :mod:`.networks` (the one network
 use, so importing :mod:`.config` (as ``enet_features`` does) does not import torch.
 """
 
-__all__ = ["AnnotatedCNNModel", "CNNModel", "fit_encoders", "fit_together", "load_model"]
+__all__ = [
+    "AnnotatedCNNModel",
+    "CNNModel",
+    "batch_size",
+    "fit_encoders",
+    "fit_together",
+    "load_model",
+]
 
 
 def __getattr__(name: str):

@@ -134,6 +134,11 @@ class EncoderFit:
     t_sd: float
     net: EncoderStack | None  # a stack of one
 
+    @classmethod
+    def unused(cls) -> EncoderFit:
+        """No encoder: it predicts 0."""
+        return cls(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
+
     def inputs(self, x: np.ndarray, device) -> torch.Tensor:
         z = (np.asarray(x, np.float64)[:, self.candidates] - self.x_mean) / self.x_sd
         return torch.from_numpy(z.astype(np.float32)).to(device)

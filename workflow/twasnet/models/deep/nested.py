@@ -51,7 +51,14 @@ from twasnet.models.deep.loop import CVPlan, RefitPlan, cv_epoch_errors, train_e
 from twasnet.models.deep.networks import EncoderStack
 from twasnet.models.terms import ScreenGenotypes, Terms, marginal_ranking, term_matrix
 
-__all__ = ["AnnotatedCNNModel", "CNNModel", "fit_encoders", "fit_together", "load_model"]
+__all__ = [
+    "AnnotatedCNNModel",
+    "CNNModel",
+    "batch_size",
+    "fit_encoders",
+    "fit_together",
+    "load_model",
+]
 
 
 @dataclasses.dataclass
@@ -65,6 +72,29 @@ class _Pending:
     encoder: EncoderFit
     refit: RefitPlan
     device: torch.device
+
+
+_NO_DROPOUT = (
+    "needs architecture.dropout 0 (a stack draws its dropout masks together, so one gene's "
+    "would depend on the others); set batch_genes: 1"
+)
+
+
+def batch_size(params: dict, n_genes: int) -> int:
+    """How many of a chunk's ``n_genes`` genes train their encoders together under the model's
+    config ``params``: ``batch_genes``, ``auto`` being the chunk on CUDA and 1 on a CPU. With
+    ``architecture.dropout`` above 0 a stack would draw its genes' masks together, so ``auto`` is
+    1 and a number above 1 is refused (``ValueError``) before anything is fitted."""
+    from twasnet.device import resolve_device
+
+    value = params.get("batch_genes", "auto")
+    arch = check_section("architecture", params.get("architecture"), ARCHITECTURE_DEFAULTS)
+    if value == "auto":
+        cuda = resolve_device(params.get("device", "auto")).type == "cuda"
+        return max(n_genes, 1) if cuda and arch["dropout"] == 0 else 1
+    if int(value) > 1 and arch["dropout"] > 0:
+        raise ValueError(f"batch_genes {value} {_NO_DROPOUT}")
+    return max(int(value), 1)
 
 
 def fit_together(models: Sequence[CNNModel], inputs: Sequence) -> None:
@@ -82,10 +112,7 @@ def fit_encoders(models: Sequence[CNNModel], pending: Sequence[_Pending | None])
     if len({(m.kind, repr(m.arch), repr(m.training), m.device) for m in models}) > 1:
         raise ValueError("genes fitted together need one model configuration")
     if len(models) > 1 and models[0].arch["dropout"] > 0:
-        raise ValueError(
-            "genes fitted together need architecture.dropout 0 (a stack draws its dropout "
-            "masks together, so one gene's would depend on the others); set batch_genes: 1"
-        )
+        raise ValueError(f"genes fitted together: {_NO_DROPOUT}")
     todo = [g for g, p in enumerate(pending) if p is not None]
     if not todo:
         return
@@ -202,7 +229,7 @@ class CNNModel:
         self.weights_ = None  # the nonlinear search's weights, once the terms stage chose them
         self.terms_, self.terms_info_ = self._terms_stage(x, y, folds, fitted, inputs)
         fitted = fitted + self.terms_.predict(x)
-        self.encoder_ = EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
+        self.encoder_ = EncoderFit.unused()
         self.encoder_info_ = {
             "encoder_used": False,
             "encoder_epochs": 0,
@@ -211,16 +238,10 @@ class CNNModel:
         }
         if self.training["max_epochs"] < 1:
             return None
-        plan = encoder_folds(
-            x,
-            y,
-            folds,
-            weights=self.weights_,
-            size=self.arch["candidates"],
-            device=device,
-            seed=inputs.seed,
-        )
         size = self.arch["candidates"]
+        plan = encoder_folds(
+            x, y, folds, weights=self.weights_, size=size, device=device, seed=inputs.seed
+        )
         enc = encoder_data(x, marginal_ranking(x, y), y - fitted, weights=self.weights_, size=size)
         target = as_tensor((y - fitted - enc.t_mean) / enc.t_sd, device)
         return _Pending(plan, enc, RefitPlan(enc.inputs(x, device), target, 0, plan.seed), device)
@@ -435,18 +456,15 @@ def load_model(state: dict) -> CNNModel:
         state["terms_x_sd"].numpy(),
     )
     e = state["encoder"]
-    net = None
+    model.encoder_ = EncoderFit.unused()
     if e is not None:
         net = EncoderStack.from_state(len(e["candidates"]), state["architecture"], e["state_dict"])
-        net.eval()
         model.encoder_ = EncoderFit(
             e["candidates"].numpy(),
             e["x_mean"].numpy(),
             e["x_sd"].numpy(),
             float(e["t_mean"]),
             float(e["t_sd"]),
-            net,
+            net.eval(),
         )
-    else:
-        model.encoder_ = EncoderFit(np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 0.0, 1.0, None)
     return model

@@ -109,10 +109,9 @@ class EncoderStack(nn.Module):
 
     def select(self, index: Sequence[int]) -> EncoderStack:
         """A new stack of the members ``index`` (copies of their current parameters)."""
-        pairs = zip(self.weights, self.biases, strict=True)
-        stacked = [self.s, *(p for pair in pairs for p in pair)]  # member_parameters' order
-        members = [[p.detach()[int(i)] for p in stacked] for i in index]
-        return EncoderStack(self.n_variants, self.arch, members)
+        idx = torch.as_tensor(list(index), dtype=torch.long, device=self.s.device)
+        state = {key: value[idx] for key, value in self.state_dict().items()}
+        return EncoderStack.from_state(self.n_variants, self.arch, state)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
